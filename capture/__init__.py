@@ -1,0 +1,1 @@
+"""thuman.capture: RGB-D sources, DoubleFusion-style tracking and fusion, the capture session."""

@@ -1,0 +1,1 @@
+"""thuman.cli: the ``thuman`` command line (click). Thin: parses, reports, calls library code."""

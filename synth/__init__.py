@@ -1,0 +1,1 @@
+"""thuman.synth: the DeepHuman training-corpus synthesizer (renders, volumes, normal maps)."""

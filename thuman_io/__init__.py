@@ -1,0 +1,27 @@
+"""thuman_io: the THuman dataset library. Needs numpy and h5py only at import time.
+
+Read items::
+
+    import thuman_io
+    ds = thuman_io.open_dataset("data/thuman")
+    for ref in ds.items(subject="012"):
+        item = ref.load(frame=False)      # the mesh and SMPL fit, without the RGB-D frame
+
+See docs/format.md for the schema and docs/architecture.md for the rest of the toolkit.
+"""
+from thuman_io.errors import (BodyModelError, DeviceError, InputError, SchemaError, SourceFault,
+                              ThumanError, TrainingError)
+from thuman_io.grid import PAPER_GRID, SMALL_GRID, VolumeGrid
+from thuman_io.item import Item, ItemMeta, RGBDFrame, SMPLParams, TexturedMesh
+from thuman_io.sample import CorpusSample
+from thuman_io.version import (CORPUS_SCHEMA_VERSION, ITEM_SCHEMA_VERSION, RECORDING_SCHEMA_VERSION,
+                               TOOLKIT_VERSION)
+
+__version__ = TOOLKIT_VERSION
+
+__all__ = [
+    "BodyModelError", "DeviceError", "InputError", "SchemaError", "SourceFault", "ThumanError",
+    "TrainingError", "PAPER_GRID", "SMALL_GRID", "VolumeGrid", "Item", "ItemMeta", "RGBDFrame",
+    "SMPLParams", "TexturedMesh", "CorpusSample", "CORPUS_SCHEMA_VERSION", "ITEM_SCHEMA_VERSION",
+    "RECORDING_SCHEMA_VERSION", "TOOLKIT_VERSION",
+]
