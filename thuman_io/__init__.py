@@ -16,6 +16,9 @@ from thuman_io.item import Item, ItemMeta, RGBDFrame, SMPLParams, TexturedMesh
 from thuman_io.sample import CorpusSample
 from thuman_io.version import (CORPUS_SCHEMA_VERSION, ITEM_SCHEMA_VERSION, RECORDING_SCHEMA_VERSION,
                                TOOLKIT_VERSION)
+from thuman_io.storage import read_item, write_item
+from thuman_io.dataset import open_dataset
+from thuman_io.validate import validate_dataset, validate_item
 
 __version__ = TOOLKIT_VERSION
 
@@ -23,5 +26,6 @@ __all__ = [
     "BodyModelError", "DeviceError", "InputError", "SchemaError", "SourceFault", "ThumanError",
     "TrainingError", "PAPER_GRID", "SMALL_GRID", "VolumeGrid", "Item", "ItemMeta", "RGBDFrame",
     "SMPLParams", "TexturedMesh", "CorpusSample", "CORPUS_SCHEMA_VERSION", "ITEM_SCHEMA_VERSION",
-    "RECORDING_SCHEMA_VERSION", "TOOLKIT_VERSION",
+    "RECORDING_SCHEMA_VERSION", "TOOLKIT_VERSION", "read_item", "write_item", "open_dataset",
+    "validate_dataset", "validate_item",
 ]

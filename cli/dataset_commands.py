@@ -1,0 +1,144 @@
+"""``thuman info | validate | export | import``: thin wrappers over thuman_io.
+
+Errors from the library (ThumanError) reach ``thuman.cli.main``, which prints one line and exits 1.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from thuman.cli.common import progress
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--no-bbox", is_flag=True, help="Skip bounding boxes (they read every vertex array).")
+def info(path: Path, no_bbox: bool):
+    """Summarise an item file, a subject folder or a dataset folder: counts, shapes, bounding
+    boxes, body model."""
+    from thuman_io.dataset import is_subject_dir, open_dataset, read_header
+    from thuman_io.errors import InputError
+
+    if path.is_file():
+        h = read_header(path, bbox=not no_bbox)
+        click.echo(f"item      {h.path}")
+        click.echo(f"subject   {h.subject}   pose {h.pose_index}")
+        click.echo(f"mesh      {h.n_vertices} vertices, {h.n_faces} faces, "
+                   f"{'texture' if h.has_texture else 'no texture'}, "
+                   f"{'vertex colours' if h.has_vertex_colors else 'no vertex colours'}")
+        if h.bbox_m is not None:
+            click.echo(f"bbox (m)  min {_fmt(h.bbox_m[0])}  max {_fmt(h.bbox_m[1])}  "
+                       f"size {_fmt(h.bbox_m[1] - h.bbox_m[0])}")
+        click.echo(f"body      {h.body_model} ({h.gender})")
+        click.echo(f"frame     {'x'.join(map(str, h.frame_shape)) if h.frame_shape else 'none'}")
+        click.echo(f"device    {h.device or '-'}   captured {h.capture_time or '-'}   schema v{h.schema_version}")
+        return
+    if not path.is_dir():
+        raise InputError(path, "no such file or directory")
+    if is_subject_dir(path):
+        summary = open_dataset(path.parent).summary(subject=path.name, bbox=not no_bbox)
+        kind = "subject"
+    else:
+        summary = open_dataset(path).summary(bbox=not no_bbox)
+        kind = "dataset"
+    click.echo(f"{kind:9s} {path}")
+    click.echo(f"items     {summary.n_items} in {len(summary.items_per_subject)} subjects")
+    for subject, n in sorted(summary.items_per_subject.items()):
+        click.echo(f"  {subject}: {n}")
+    if summary.n_items:
+        click.echo(f"vertices  {summary.vertices_range[0]} - {summary.vertices_range[1]}")
+        click.echo(f"faces     {summary.faces_range[0]} - {summary.faces_range[1]}")
+        click.echo(f"textured  {summary.n_textured}   with RGB-D frame {summary.n_frames}")
+        click.echo("body      " + ", ".join(f"{k}: {v}" for k, v in sorted(summary.body_models.items())))
+    if summary.bbox_m is not None:
+        click.echo(f"bbox (m)  min {_fmt(summary.bbox_m[0])}  max {_fmt(summary.bbox_m[1])}")
+
+
+def _fmt(v) -> str:
+    return "(" + ", ".join(f"{x:.3f}" for x in v) + ")"
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def validate(path: Path):
+    """Check an item, a subject folder or a dataset against the schema. Exit 0 when valid;
+    otherwise print one line per problem (file and field) and exit 1."""
+    from thuman_io.dataset import is_subject_dir, open_dataset
+    from thuman_io.validate import validate_path
+
+    problems = validate_path(path)
+    for line in problems:
+        click.echo(line)
+    if problems:
+        sys.exit(1)
+    if path.is_file():
+        click.echo(f"{path}: valid")
+    else:
+        ds = open_dataset(path.parent if is_subject_dir(path) else path)
+        n = len(list(ds.items(subject=path.name if is_subject_dir(path) else None)))
+        click.echo(f"{path}: {n} items valid")
+
+
+@click.command()
+@click.argument("item", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["obj", "ply", "glb"]), default=None,
+              help="Output format (default: from the --out suffix).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output mesh file.")
+@click.option("--smpl", is_flag=True, help="Also write the posed body model as <stem>_smpl.<fmt>.")
+@click.option("--body-model", default=None,
+              help="Body model for --smpl: 'open' or a path to an SMPL .pkl/.npz (default: the item's).")
+def export(item: Path, fmt, out: Path, smpl: bool, body_model):
+    """Write an item's textured mesh (and with --smpl its body model) as OBJ, PLY or GLB."""
+    from thuman_io.exchange import export_item
+
+    from thuman_io.errors import InputError
+
+    if fmt and not out.suffix:
+        out = out.with_suffix(f".{fmt}")
+    elif fmt and out.suffix.lower() != f".{fmt}":
+        raise InputError(out, f"suffix '{out.suffix}' does not match --format {fmt}", "make them agree")
+    for p in export_item(item, out, fmt=fmt, smpl=smpl, body_model=body_model):
+        click.echo(f"wrote {p}")
+
+
+@click.command(name="import")
+@click.argument("mesh", required=False, type=click.Path(path_type=Path))
+@click.option("--smpl", "params", type=click.Path(path_type=Path),
+              help="SMPL parameters of MESH (.json, .npz or .pkl).")
+@click.option("--dataset", required=True, type=click.Path(path_type=Path), help="Dataset folder to add to.")
+@click.option("--subject", help="Subject id for MESH.")
+@click.option("--pose", type=int, help="Pose index for MESH.")
+@click.option("--thuman-release", "release", type=click.Path(path_type=Path),
+              help="Import a whole THuman release folder instead of one MESH.")
+@click.option("--body-model", default="open", show_default=True,
+              help="With --thuman-release: 'open' or the SMPL .pkl/.npz the release was fitted with.")
+@click.option("--model", default=None, help="Body model the parameters refer to (open|smpl|smplx).")
+@click.option("--gender", default=None, help="neutral|male|female (default: from the file or neutral).")
+@click.option("--no-frames", is_flag=True, help="With --thuman-release: skip color/depth images.")
+@click.option("--overwrite", is_flag=True, help="Replace items that exist.")
+def import_(mesh, params, dataset: Path, subject, pose, release, body_model, model, gender, no_frames, overwrite):
+    """Build THuman items from MESH + --smpl PARAMS (--subject, --pose), or from the original
+    THuman release layout (--thuman-release DIR)."""
+    from thuman_io.errors import InputError
+
+    if release is not None:
+        if mesh is not None:
+            raise InputError(mesh, "give either MESH or --thuman-release, not both")
+        from thuman_io.exchange import import_thuman_release
+
+        written = import_thuman_release(release, dataset, body_model=body_model, overwrite=overwrite,
+                                        frames=not no_frames,
+                                        progress=lambda it: progress(it, desc="import", unit="item"))
+        click.echo(f"imported {len(written)} items into {dataset}")
+        return
+    missing = [name for name, v in (("MESH", mesh), ("--smpl", params), ("--subject", subject), ("--pose", pose))
+               if v is None]
+    if missing:
+        raise InputError(None, f"thuman import: missing {', '.join(missing)}",
+                         "usage: thuman import MESH --smpl PARAMS --dataset DIR --subject S --pose P")
+    from thuman_io.exchange import import_mesh_item
+
+    path = import_mesh_item(mesh, params, dataset, subject, pose, overwrite=overwrite, model=model, gender=gender)
+    click.echo(f"wrote {path}")
