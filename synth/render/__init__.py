@@ -1,0 +1,1 @@
+"""Rendering of synthesized views: orthographic passes matching the grid, lighting, backgrounds."""

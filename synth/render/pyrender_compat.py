@@ -1,0 +1,24 @@
+"""The one place that makes pyrender 0.1.45 (last release 2021) work under numpy 2 and headless.
+
+Import this module instead of ``pyrender`` anywhere in the toolkit::
+
+    from thuman.synth.render.pyrender_compat import pyrender
+
+It sets ``PYOPENGL_PLATFORM=egl`` unless the caller chose a platform (offscreen rendering on
+Mesa's CPU driver here, and on a GPU), and restores ``np.infty``, which numpy 2 removed and
+pyrender uses in ``Mesh.bounds`` and ``Scene.bounds``.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+if not hasattr(np, "infty"):
+    np.infty = np.inf  # removed in numpy 2.0; pyrender/mesh.py and scene.py still use it
+
+import pyrender  # noqa: E402
+
+__all__ = ["pyrender"]
