@@ -1,0 +1,43 @@
+"""The two layer types of Table 1, in 2D (G, R) and 3D (H).
+
+Every "conv+lrelu" of Table 1 has kernel 4, stride 2 and halves each spatial size (padding 1);
+every "transconv+lrelu" doubles it. The tables's last layers (H: conv 3 + sigmoid, R: conv 3 +
+tanh) are built where they are used.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+
+def down(in_channels: int, out_channels: int, dims: int, slope: float) -> nn.Sequential:
+    """conv(kernel 4, stride 2, padding 1) + LeakyReLU: (B, Cin, S...) -> (B, Cout, S/2...)."""
+    conv = (nn.Conv2d if dims == 2 else nn.Conv3d)(in_channels, out_channels, 4, 2, 1)
+    return nn.Sequential(conv, nn.LeakyReLU(slope, inplace=True))
+
+
+def up(in_channels: int, out_channels: int, dims: int, slope: float) -> nn.Sequential:
+    """transconv(kernel 4, stride 2, padding 1) + LeakyReLU: (B, Cin, S...) -> (B, Cout, 2S...)."""
+    conv = (nn.ConvTranspose2d if dims == 2 else nn.ConvTranspose3d)(in_channels, out_channels, 4, 2, 1)
+    return nn.Sequential(conv, nn.LeakyReLU(slope, inplace=True))
+
+
+def levels_for(shape, wanted: int | None, maximum: int = 5) -> int:
+    """Number of stride-2 levels for spatial ``shape``.
+
+    ``wanted`` None means Table 1's 5 levels, reduced to the most levels every size divides by
+    (32 x 48 x 32 -> 4 levels, bottleneck 2 x 3 x 2), so that the U-Net's skips line up without
+    padding. An explicit ``wanted`` that does not divide is an error.
+    """
+    def divides(n):
+        return all(s % (2 ** n) == 0 for s in shape)
+    if wanted is not None:
+        if wanted < 1 or not divides(wanted):
+            raise ValueError(f"{wanted} levels do not divide the grid {tuple(shape)}; "
+                             f"choose levels <= {levels_for(shape, None, 8)}")
+        return wanted
+    n = maximum
+    while n > 1 and not divides(n):
+        n -= 1
+    if not divides(n):
+        raise ValueError(f"grid {tuple(shape)} is not divisible by 2; use even sizes")
+    return n
