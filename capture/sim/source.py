@@ -1,0 +1,156 @@
+""":class:`SimSource`: the simulated subject seen by the simulated K4A sensor, as a frame source.
+
+Every frame carries its :class:`~thuman.capture.frames.GroundTruth` in the capture frame: the
+posed clothed mesh (watertight), the SMPL parameters that pose the bare body under it (the same
+betas, root orientation including the turn, body pose, translation; ``load_body_model(...).forward``
+reproduces the body), the 24 joints, the protocol stage and the reference pose being imitated.
+
+Scene: the camera is the origin of the capture frame looking down -z; the floor is at
+``floor_y`` (1 m below the camera); the subject stands ``distance_m`` in front of it with the
+lowest point of its clothed surface on the floor.
+
+Faults for tests (see :class:`~thuman.capture.sources.faults.FaultPlan`): ``unplug_at`` ends the
+stream with SourceFault, ``drop_every`` / ``drop_frames`` skip frames (their indices are missing),
+``timestamp_jumps`` shifts the device clock.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+from thuman.capture.frames import Frame, FrameSource, GroundTruth
+from thuman.capture.sim.motion import MotionConfig, MotionState, SubjectMotion
+from thuman.capture.sim.sensor import COLOR_K_720P, DEPTH_TO_COLOR, DepthNoise, SceneMesh, SimSensor, depth_mode
+from thuman.capture.sim.subject import ClothedSubject, make_subject, pose_vertices, skinning_transforms
+from thuman.capture.sources.faults import FaultPlan
+from thuman_io.body.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from thuman_io.errors import InputError, SourceFault
+from thuman_io.item import SMPLParams
+
+
+@dataclasses.dataclass
+class PosedSubject:
+    """The subject at one instant, capture frame, metres.
+
+    vertices (V, 3) float32 clothed surface; joints (24, 3) float32; smpl: SMPLParams; state: MotionState.
+    """
+
+    vertices: np.ndarray
+    joints: np.ndarray
+    smpl: SMPLParams
+    state: MotionState
+
+
+def place_subject(subject: ClothedSubject, state: MotionState, stand_at: tuple[float, float],
+                  floor_y: float) -> PosedSubject:
+    """Pose ``subject`` in ``state`` and stand it at (x, z) = ``stand_at`` on the floor ``floor_y``.
+
+    The yaw of the state turns the root about the vertical axis; the translation puts the root
+    joint above ``stand_at`` and the lowest clothed vertex on the floor.
+    """
+    pose = np.asarray(state.pose72, np.float64).reshape(24, 3).copy()
+    c, s = np.cos(state.yaw), np.sin(state.yaw)
+    yaw = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    pose[0] = matrix_to_axis_angle(yaw @ axis_angle_to_matrix(pose[0]))
+    A, joints = skinning_transforms(subject.rig, pose.reshape(72))
+    verts = pose_vertices(subject.vertices, subject.weights, A)
+    root = subject.rig.joints[0]
+    transl = np.array([stand_at[0] - root[0], floor_y - verts[:, 1].min(), stand_at[1] - root[2]])
+    verts = verts + transl.astype(np.float32)
+    smpl = SMPLParams(betas=subject.rig.betas.astype(np.float32), global_orient=pose[0].astype(np.float32),
+                      body_pose=pose[1:].reshape(69).astype(np.float32), transl=transl.astype(np.float32),
+                      model=subject.rig.model, gender="neutral")
+    return PosedSubject(verts, (joints + transl).astype(np.float32), smpl, state)
+
+
+class SimSource(FrameSource):
+    """Frames of a simulated clothed subject following the capture protocol.
+
+    seed: subject (shape, outfit), motion and noise. depth_mode: a K4A depth mode name. fps: frame
+    rate (any positive value; the device offers 5, 15, 30). seconds / max_frames: stream length
+    (None = endless). noise: DepthNoise (DepthNoise.none() for exact depth). background: 'none' or
+    'room'. motion: MotionConfig. distance_m: camera-to-subject distance (default 2.2 m, less
+    for the short-range WFOV modes). Faults: see the module docstring.
+    """
+
+    name = "sim"
+
+    def __init__(self, seed: int = 0, depth_mode_name: str = "NFOV_UNBINNED", fps: float = 30.0,
+                 seconds: Optional[float] = None, max_frames: Optional[int] = None,
+                 noise: Optional[DepthNoise] = None, background: str = "none",
+                 motion: Optional[MotionConfig] = None, distance_m: Optional[float] = None,
+                 floor_y: float = -1.0, voxel_m: float = 0.01, body_model: str = "open",
+                 faults: Optional[FaultPlan] = None, unplug_at: Optional[int] = None, drop_every: int = 0,
+                 drop_frames=(), timestamp_jumps: Optional[dict] = None, ground_truth: bool = True,
+                 subject: Optional[ClothedSubject] = None, pose_source=None):
+        super().__init__()
+        if not fps > 0:
+            raise InputError(None, f"fps must be positive, got {fps}")
+        self.seed, self.fps = int(seed), float(fps)
+        self.mode = depth_mode(depth_mode_name)
+        self.depth_mode = self.mode.name
+        self.seconds, self.max_frames = seconds, max_frames
+        self.noise = noise if noise is not None else DepthNoise()
+        self.faults = faults or FaultPlan(unplug_at=unplug_at, drop_every=drop_every,
+                                          drop_frames=frozenset(drop_frames), timestamp_jumps=dict(timestamp_jumps or {}))
+        self.distance_m = distance_m if distance_m is not None else min(2.2, self.mode.max_depth_m - 0.5)
+        self.floor_y = floor_y
+        self.ground_truth = ground_truth
+        self.subject = subject if subject is not None else make_subject(self.seed, body_model, voxel_m)
+        self.motion = SubjectMotion(motion, seed=self.seed, pose_source=pose_source)
+        self.sensor = SimSensor(mode=self.mode, noise=self.noise, background=background, seed=self.seed,
+                                floor_y=floor_y)
+        self.device = f"sim:{self.seed}"
+        self._next = 0
+        self._emitted = 0
+
+    @property
+    def recording_extra(self) -> dict:
+        """What a recording's header keeps about this simulation."""
+        return {"seed": self.seed, "depth_mode": self.depth_mode, "fps": self.fps,
+                "distance_m": self.distance_m, "floor_y": self.floor_y,
+                "garments": self.subject.outfit.garments(), "betas": self.subject.rig.betas.tolist(),
+                "background": self.sensor.background, "noise": dataclasses.asdict(self.noise),
+                "motion": dataclasses.asdict(self.motion.config)}
+
+    def show_prompt(self, pose72: np.ndarray, time_s: float) -> None:
+        """The capture session shows reference pose ``pose72`` (72,) at ``time_s`` seconds
+        (the source clock: frame.timestamp_us / 1e6)."""
+        self.motion.show_prompt(pose72, time_s)
+
+    def time_of(self, index: int) -> float:
+        return index / self.fps
+
+    def pose_at(self, index: int) -> PosedSubject:
+        """The subject at frame ``index`` (no rendering)."""
+        return place_subject(self.subject, self.motion.state(self.time_of(index)),
+                             (0.0, -self.distance_m), self.floor_y)
+
+    def _read(self) -> Optional[Frame]:
+        while True:
+            index = self._next
+            if self.seconds is not None and self.time_of(index) >= self.seconds - 1e-9:
+                return None
+            if self.max_frames is not None and self._emitted >= self.max_frames:
+                return None
+            if self.faults.unplug_at is not None and index >= self.faults.unplug_at:
+                raise SourceFault("simulated sensor unplugged", frame_index=index)
+            self._next += 1
+            if not self.faults.dropped(index):
+                break
+        posed = self.pose_at(index)
+        sub = self.subject
+        color, depth_mm, _ = self.sensor.measure([SceneMesh(posed.vertices, sub.faces, sub.colors)], index)
+        ts = int(round(index * 1e6 / self.fps)) + self.faults.timestamp_offset_us(index)
+        gt = None
+        if self.ground_truth:
+            gt = GroundTruth(vertices=posed.vertices, faces=sub.faces, smpl=posed.smpl, joints=posed.joints,
+                             stage=posed.state.stage, reference_pose=posed.state.reference)
+        self._emitted += 1
+        return Frame(index=index, timestamp_us=ts, color=color, depth_mm=depth_mm, K=self.mode.K.copy(),
+                     color_K=COLOR_K_720P.copy(), depth_to_color=DEPTH_TO_COLOR.copy(), ground_truth=gt)
+
+    def close(self) -> None:
+        self.sensor.close()

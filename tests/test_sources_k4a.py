@@ -1,0 +1,70 @@
+"""The Azure Kinect source: a clear DeviceError without the SDK, and real use when pyk4a imports."""
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from thuman_io.errors import DeviceError, InputError
+
+HAVE_PYK4A = importlib.util.find_spec("pyk4a") is not None
+
+
+def test_without_pyk4a_one_clear_device_error(monkeypatch):
+    from thuman.capture.sources.k4a import K4ASource, import_pyk4a
+
+    # Where pyk4a is installed, hide it; here it is not (FACTS.md: no SDK on this machine).
+    monkeypatch.setitem(sys.modules, "pyk4a", None)
+    with pytest.raises(DeviceError) as e:
+        import_pyk4a()
+    msg = str(e.value)
+    assert "pyk4a" in msg and "Azure Kinect SDK" in msg and "pip install thuman[kinect]" in msg and "\n" not in msg
+    with pytest.raises(DeviceError, match="pyk4a"):
+        K4ASource()
+
+
+def test_configuration_is_checked_before_the_device():
+    from thuman.capture.sources.k4a import K4ASource, MkvSource
+
+    with pytest.raises(InputError, match="depth mode 'XYZ' unknown"):
+        K4ASource(depth_mode="XYZ")
+    with pytest.raises(InputError, match="fps 60"):
+        K4ASource(fps=60)
+    with pytest.raises(InputError, match="15 fps"):
+        K4ASource(depth_mode="WFOV_UNBINNED", fps=30)
+    with pytest.raises(InputError, match="no such Azure Kinect recording"):
+        MkvSource("/nonexistent/take.mkv")
+
+
+@pytest.mark.skipif(HAVE_PYK4A, reason="pyk4a is installed: the no-SDK path of the CLI cannot be seen")
+def test_cli_without_sdk_exits_nonzero_with_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "thuman.cli.main", "record", "--source", "k4a", "--out",
+                        str(tmp_path / "k.threc")], capture_output=True, text=True)
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("thuman: error: Azure Kinect") and "pyk4a" in lines[0]
+    assert not (tmp_path / "k.threc").exists()
+
+
+def test_live_device_or_clean_device_error():
+    pytest.importorskip("pyk4a", reason="pyk4a cannot import (Azure Kinect SDK not installed): install "
+                                        "the SDK and `pip install thuman[kinect]` to run this test")
+    from thuman.capture.sources.k4a import K4ASource
+
+    try:
+        src = K4ASource(depth_mode="NFOV_2X2BINNED", fps=15)
+    except DeviceError as e:  # SDK present, no camera plugged in
+        assert "Azure Kinect" in str(e)
+        return
+    try:
+        frames = []
+        for f in src:
+            frames.append(f)
+            if len(frames) == 3:
+                break
+    finally:
+        src.close()
+    f = frames[-1]
+    assert f.depth_mm.dtype == np.uint16 and f.color.shape == f.depth_mm.shape + (3,)
+    assert f.K.shape == (3, 3) and f.K[0, 0] > 0 and frames[1].timestamp_us > frames[0].timestamp_us
