@@ -15,6 +15,10 @@ import numpy as np
 from thuman_io.grid import VolumeGrid
 
 
+#: The process-wide offscreen renderer of every OrthoRenderer (resized per pass, never deleted).
+_SHARED_RENDERER = None
+
+
 class OrthoRenderer:
     """Offscreen orthographic renderer for one grid. Create one per process and reuse it.
 
@@ -24,17 +28,18 @@ class OrthoRenderer:
     def __init__(self, grid: VolumeGrid):
         self.grid = grid
         self._renderer = None
-        self._size = None
 
     def _get(self, h: int, w: int):
+        global _SHARED_RENDERER
         from thuman.synth.render.pyrender_compat import pyrender
 
-        if self._renderer is None:
-            self._renderer = pyrender.OffscreenRenderer(w, h)
-        elif self._size != (h, w):
-            self._renderer.viewport_width, self._renderer.viewport_height = w, h
-        self._size = (h, w)
-        return self._renderer
+        if _SHARED_RENDERER is None:
+            _SHARED_RENDERER = pyrender.OffscreenRenderer(w, h)
+        r = _SHARED_RENDERER
+        if (r.viewport_height, r.viewport_width) != (h, w):
+            r.viewport_width, r.viewport_height = w, h
+        self._renderer = r
+        return r
 
     def _camera(self):
         from thuman.synth.render.pyrender_compat import pyrender
@@ -90,9 +95,9 @@ class OrthoRenderer:
         return np.clip(colour, 0.0, 1.0), alpha
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.delete()
-            self._renderer = None
+        # The GL context stays in the process-wide renderer: pyrender's delete() (also run by its
+        # __del__) calls eglTerminate on the display that every renderer of the process shares.
+        self._renderer = None
 
 
 def downsample(image: np.ndarray, factor: int) -> np.ndarray:
