@@ -85,15 +85,10 @@ def body_inputs(params: dict, grid: VolumeGrid, renderer=None) -> BodyInputs:
     from thuman.synth.normalize import fit_views
     from thuman.synth.render.renderer import OrthoRenderer
     from thuman.synth.semantic_volume import semantic_volume
-    from thuman_io.body import load_body_model
+    from thuman_io.body import cached_body_model
 
-    bm = load_body_model(params["model"], gender=params["gender"])
-    betas = np.zeros((1, bm.num_betas), np.float32)
-    b = params["betas"][: bm.num_betas]
-    betas[0, : len(b)] = b
-    pose = params["pose"].astype(np.float32)
-    out = bm.forward(betas=betas, global_orient=pose[None, :3], body_pose=pose[None, 3:],
-                     transl=params["transl"].astype(np.float32)[None])
+    bm = cached_body_model(params["model"], gender=params["gender"])
+    out = bm.pose_one(params["betas"], params["pose"], params["transl"])
     vertices = np.asarray(out.vertices[0], np.float64)
     m = params["item_to_view"]
     if m is None:

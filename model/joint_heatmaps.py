@@ -37,24 +37,13 @@ def joint_heat_map(joints_view: np.ndarray, grid: VolumeGrid, sigma_voxels: floa
     return np.einsum("jh,jw->jhw", gr, gc).astype(np.float32)
 
 
-_MODELS: dict = {}
-
-
 def sample_joints_view(corpus, index: int) -> np.ndarray:
     """(24, 3) joints of corpus sample ``index`` in its view frame (normalised units)."""
-    from thuman_io.body import load_body_model
+    from thuman_io.body import cached_body_model
 
     raw = corpus.read_raw(index, ["smpl_full_pose", "smpl_betas", "smpl_transl", "item_to_view"])
     name = str(corpus.meta(index).get("body_model", "open"))
-    if name not in _MODELS:
-        _MODELS[name] = load_body_model(name)
-    bm = _MODELS[name]
-    betas = np.zeros((1, bm.num_betas), np.float32)
-    b = raw["smpl_betas"][: bm.num_betas]
-    betas[0, : len(b)] = b
-    pose = raw["smpl_full_pose"].astype(np.float32)
-    out = bm.forward(betas=betas, global_orient=pose[None, :3], body_pose=pose[None, 3:],
-                     transl=raw["smpl_transl"].astype(np.float32)[None])
+    out = cached_body_model(name).pose_one(raw["smpl_betas"], raw["smpl_full_pose"], raw["smpl_transl"])
     j = np.asarray(out.joints[0], np.float64)
     m = raw["item_to_view"]
     return j @ m[:3, :3].T + m[:3, 3]

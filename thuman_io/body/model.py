@@ -12,6 +12,7 @@ and converts arrays.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 from dataclasses import dataclass
@@ -144,18 +145,27 @@ class BodyModel:
         # smplx appends 21 surface landmarks after SMPL's 24 joints; the toolkit uses the 24.
         return BodyOutput(vertices=out.vertices, joints=out.joints[:, :NUM_JOINTS])
 
-    def posed_mesh(self, betas=None, pose72=None, transl=None):
-        """One posed mesh as (vertices (V, 3) float32 metres, faces (F, 3) int64).
+    def pose_one(self, betas=None, pose72=None, transl=None) -> BodyOutput:
+        """Pose one body from stored parameters (numpy, no gradients).
 
-        pose72: (72,) axis-angle, radians (global orientation then 23 joints), or None.
+        betas: (<=num_betas,) or longer; padded with zeros or cut to ``num_betas`` (a file fitted
+        with 16 betas poses a 10-beta model with its first 10). pose72: (72,) axis-angle, radians
+        (global orientation then 23 joints), or None. transl: (3,) metres, or None.
+        Returns BodyOutput with vertices (1, V, 3) and joints (1, 24, 3) float32, metres.
         """
-        pose = np.zeros(72, dtype=np.float32) if pose72 is None else np.asarray(pose72, np.float32)
+        pose = np.zeros(72, dtype=np.float32) if pose72 is None else np.asarray(pose72, np.float32).reshape(-1)
         if pose.shape != (72,):
             raise ValueError(f"pose72 must have 72 values, got shape {pose.shape}")
-        b = None if betas is None else np.asarray(betas, dtype=np.float32).reshape(1, -1)
+        b = np.zeros((1, self.num_betas), np.float32)
+        if betas is not None:
+            given = np.asarray(betas, np.float32).reshape(-1)[: self.num_betas]
+            b[0, : len(given)] = given
         t = None if transl is None else np.asarray(transl, dtype=np.float32).reshape(1, 3)
-        out = self.forward(betas=b, global_orient=pose[None, :3], body_pose=pose[None, 3:], transl=t)
-        return out.vertices[0], self.faces
+        return self.forward(betas=b, global_orient=pose[None, :3], body_pose=pose[None, 3:], transl=t)
+
+    def posed_mesh(self, betas=None, pose72=None, transl=None):
+        """One posed mesh as (vertices (V, 3) float32 metres, faces (F, 3) int64); see pose_one."""
+        return self.pose_one(betas, pose72, transl).vertices[0], self.faces
 
 
 #: SMPL-X joints standing in for SMPL's left_hand and right_hand (left/right_middle1).
@@ -210,6 +220,15 @@ def load_body_model(model: str | os.PathLike = "open", gender: str = "neutral",
         raise BodyModelError(f"cannot move the body model to device {device!r}: {e}") from None
     return BodyModel(module, name=mf.kind, source=mf.source,
                      gender="neutral" if mf.kind == "open" else gender, device=device, meta=mf.meta)
+
+
+@functools.lru_cache(maxsize=8)
+def cached_body_model(model: str = "open", gender: str = "neutral") -> BodyModel:
+    """``load_body_model(model, gender)`` on the CPU, loaded once per process.
+
+    For code that poses many items (synthesis, evaluation): treat the result as read-only.
+    """
+    return load_body_model(model, gender=gender)
 
 
 def _smplx_module(mf, gender: str):

@@ -38,12 +38,7 @@ def posed_body(params: SMPLParams, body_model: str | None = None) -> TexturedMes
     from thuman_io.body import load_body_model
 
     bm = load_body_model(name, gender=params.gender)
-    nb = int(bm.num_betas)
-    betas = np.zeros((1, nb), np.float32)
-    betas[0, :min(nb, len(params.betas))] = params.betas[:nb]
-    out = bm.forward(betas=betas, global_orient=params.global_orient[None].astype(np.float32),
-                     body_pose=params.body_pose[None].astype(np.float32),
-                     transl=params.transl[None].astype(np.float32))
+    out = bm.pose_one(params.betas, params.full_pose, params.transl)
     return TexturedMesh(vertices=np.asarray(out.vertices[0], np.float32),
                         faces=np.asarray(bm.faces, np.int32))
 
