@@ -1,0 +1,331 @@
+"""DoubleFusion-style tracking and fusion of one subject (Yu et al., CVPR 2018), simplified.
+
+Per frame (``DoubleFusion.process``):
+
+1. the subject's depth points (capture frame) are cut out near the previous body;
+2. the inner layer (``body_tracking``) fits pose (and on the first frame shape) to them;
+3. the outer layer (``node_graph``) fits the nodes' non-rigid corrections on top of the skinned
+   body, against the same points, regularised as rigid as possible;
+4. while fusing (stage 1), every voxel of a band around the canonical body is warped to the live
+   frame by the double-layer warp and the depth (and colour) is fused into the canonical TSDF
+   (``tsdf.integrate``); the fused surface is re-extracted now and then, far-body nodes are added
+   where it leaves the node graph, and the body shape is refined against it.
+
+Simplified from DoubleFusion (see docs/capture.md): the two layers are solved one after the other
+(alternation), not jointly; Levenberg-Marquardt with a dense normal matrix (body) and Adam (nodes)
+replace the GPU Gauss-Newton/PCG solver; the canonical frame is
+the first frame's pose, not a canonical star pose; the body-shape term is DoubleFusion's
+"body surface on the fused surface" squared TSDF, without its interior/exterior weighting.
+Everything is torch on ``device`` (CPU or CUDA).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+
+from thuman.capture.body_tracking import BodyState, BodyTracker, TrackingConfig, nearest, vertex_normals
+from thuman.capture.camera import backproject, cv_to_capture, depth_mm_to_m
+from thuman.capture.frames import Frame
+from thuman.capture.node_graph import (NodeGraph, arap_energy, build_graph, node_transforms, point_weights,
+                                       sample_nodes, warp_normals, warp_points)
+from thuman.capture.optim import Adam
+from thuman.capture.segment import find_planes, largest_cluster, remove_planes
+from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf
+from thuman.capture.warp import body_skinning_weights, canonical_to_live
+
+
+@dataclass
+class FusionConfig:
+    """Settings of tracking and fusion (CPU-friendly defaults).
+
+    voxel_size_m, box_size_m: the canonical TSDF (box centred on the first frame's body).
+    band_m: voxels within this distance of the canonical body are integrated (clothing margin).
+    node_radius_m: node spacing and falloff. node_iterations / node_lr: Adam steps per frame.
+    w_arap, w_bind: weights of the rigidity and the pull toward zero correction (relative to a
+    data term in units of ``sigma_m``^2). surface_samples: canonical surface points the node
+    data term uses. mesh_every: frames between re-extractions of the fused surface (stage 1).
+    shape_every / shape_iterations: body-shape refinement from the fused surface (0 = off).
+    subject_margin_m: depth points further than this from the predicted body are background.
+    max_depth_m: depth beyond this is ignored.
+    """
+
+    voxel_size_m: float = 0.01
+    box_size_m: tuple = (1.2, 2.0, 1.2)
+    trunc_voxels: float = 3.0
+    band_m: float = 0.12
+    node_radius_m: float = 0.06
+    node_iterations: int = 6
+    node_lr: float = 0.01
+    sigma_m: float = 0.01
+    w_arap: float = 20.0
+    w_bind: float = 1.0
+    surface_samples: int = 3000
+    mesh_every: int = 10
+    shape_every: int = 20
+    shape_iterations: int = 15
+    subject_margin_m: float = 0.25
+    max_depth_m: float = 4.0
+    device: str = "cpu"
+    seed: int = 0
+
+
+@dataclass
+class FrameReport:
+    """What one processed frame did. Times in seconds, residuals in metres (RMS point-to-plane)."""
+
+    index: int
+    time_s: float
+    fused: bool
+    points: int
+    body_residual_m: float
+    node_residual_m: float
+    track_s: float
+    fuse_s: float
+    voxels_updated: int = 0
+
+
+class DoubleFusion:
+    """Tracks a subject and fuses its surface in a canonical TSDF. See the module docstring."""
+
+    def __init__(self, body_model, config: FusionConfig | None = None,
+                 tracking: TrackingConfig | None = None):
+        self.cfg = config or FusionConfig()
+        self.device = torch.device(self.cfg.device)
+        self.bm = body_model
+        self.tracker = BodyTracker(body_model, tracking or TrackingConfig(seed=self.cfg.seed), self.device)
+        self.parents = np.asarray(body_model.parents, dtype=np.int64)
+        self.faces_np = np.asarray(body_model.faces, dtype=np.int64)
+        self.faces = torch.as_tensor(self.faces_np, device=self.device)
+        self._rng = np.random.default_rng(self.cfg.seed)
+        self.volume: Optional[TSDFVolume] = None
+        self.planes: Optional[list] = None
+        self.graph: Optional[NodeGraph] = None
+        self.canonical: Optional[BodyState] = None
+        self.frames = 0
+        self._mesh: Optional[FusedMesh] = None
+        self._mesh_dirty = True
+        self._joint_maps: Optional[torch.Tensor] = None
+        self._node_maps: Optional[torch.Tensor] = None
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def body(self) -> Optional[BodyState]:
+        """The body in the last live frame."""
+        return self.tracker.state
+
+    def subject_points(self, frame: Frame) -> np.ndarray:
+        """(P, 3) float32 capture-frame points of the subject in ``frame``."""
+        depth = depth_mm_to_m(frame.depth_mm)
+        depth = np.where(depth < self.cfg.max_depth_m, depth, 0.0)
+        pts = cv_to_capture(backproject(depth, frame.K))[depth > 0]
+        if self.planes is None:  # first frame: find the room's floor and walls once
+            self.planes = find_planes(pts, seed=self.cfg.seed)
+        pts = remove_planes(pts, self.planes)
+        if self.body is None:
+            pts = largest_cluster(pts)
+        elif self.body.vertices is not None and len(pts):
+            from scipy.spatial import cKDTree
+
+            d, _ = cKDTree(self.body.vertices).query(pts, k=1, distance_upper_bound=self.cfg.subject_margin_m)
+            pts = pts[np.isfinite(d)]
+        return pts.astype(np.float32)
+
+    def _subject_depth(self, frame: Frame) -> np.ndarray:
+        """(H, W) metres: the frame's depth with the room's planes (floor, walls) set to 0, so that a
+        body vertex over the floor counts as free space, not as occluded."""
+        depth = depth_mm_to_m(frame.depth_mm)
+        if not self.planes:
+            return depth
+        pts = cv_to_capture(backproject(depth, frame.K))
+        bg = np.zeros(depth.shape, dtype=bool)
+        for n, d in self.planes:
+            s = pts @ n + d
+            cam_side = np.sign(d) if d != 0 else 1.0
+            bg |= (s * cam_side) <= 0.03
+        return np.where(bg, 0.0, depth).astype(np.float32)
+
+    def process(self, frame: Frame, fuse: bool = True, update_color: bool = True) -> FrameReport:
+        """Track ``frame`` and (if ``fuse``) fuse it. Returns a :class:`FrameReport`."""
+        t0 = time.perf_counter()
+        pts = self.subject_points(frame)
+        if len(pts) < 50:
+            raise ValueError(f"frame {frame.index}: only {len(pts)} subject depth points; is the subject in view?")
+        body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.K)
+        if self.canonical is None:
+            self._start(body)
+        self._joint_maps = self._joint_transforms(body)
+        node_res = self._fit_nodes(pts) if self.frames > 0 else float("nan")
+        self._node_maps = node_transforms(self.graph, self._joint_maps).detach()
+        t1 = time.perf_counter()
+        updated = 0
+        if fuse:
+            depth = torch.as_tensor(depth_mm_to_m(frame.depth_mm), device=self.device)
+            color = torch.as_tensor(frame.color, device=self.device)
+            live = warp_points(self._node_maps, self._vox_idx, self._vox_w, self._vox_centres)
+            updated = integrate(self.volume, depth, frame.K, color, live_centres=live, ids=self._band_ids,
+                                update_color=update_color)
+            self._mesh_dirty = True
+            self.frames_fused += 1
+            if self.frames_fused % self.cfg.mesh_every == 0:
+                self._refresh_surface(grow_nodes=True)
+            if self.cfg.shape_every and self.frames_fused % self.cfg.shape_every == 0:
+                self.refine_shape()
+        self.frames += 1
+        t2 = time.perf_counter()
+        return FrameReport(index=frame.index, time_s=frame.timestamp_us * 1e-6, fused=fuse, points=len(pts),
+                           body_residual_m=body.residual_m, node_residual_m=node_res,
+                           track_s=t1 - t0, fuse_s=t2 - t1, voxels_updated=updated)
+
+    def canonical_mesh(self) -> FusedMesh:
+        """The fused surface in the canonical frame (re-extracted when fusion changed it)."""
+        if self._mesh is None or self._mesh_dirty:
+            self._mesh = extract_mesh(self.volume)
+            self._mesh_dirty = False
+        return self._mesh
+
+    def live_mesh(self) -> FusedMesh:
+        """The fused surface warped into the last live frame (capture frame, metres)."""
+        m = self.canonical_mesh()
+        if len(m.vertices) == 0:
+            return m
+        v = torch.as_tensor(m.vertices, device=self.device)
+        idx, w = point_weights(self.graph, v)
+        live = warp_points(self._node_maps, idx, w, v).cpu().numpy().astype(np.float32)
+        return FusedMesh(live, m.faces, m.colors)
+
+    def refine_shape(self) -> None:
+        """Refine the body shape so that the canonical body lies on the fused surface
+        (DoubleFusion's shape term: squared TSDF at the body vertices, observed band only)."""
+        c = self.canonical
+        dev = self.device
+        betas = torch.tensor(c.betas, device=dev, requires_grad=True)
+        orient = torch.tensor(c.global_orient, device=dev)
+        pose = torch.tensor(c.body_pose, device=dev)
+        transl = torch.tensor(c.transl, device=dev)
+        opt = Adam([betas], lr=0.02)
+        for _ in range(self.cfg.shape_iterations):
+            opt.zero_grad()
+            v, _ = self.tracker.posed(betas, orient, pose, transl)
+            d = sample_tsdf(self.volume, v)
+            wgt = sample_weight(self.volume, v.detach())
+            use = (wgt > 0.5) & (d.detach().abs() < 0.99)
+            if int(use.sum()) < 100:
+                return
+            e = (d[use] ** 2).mean() + self.tracker.cfg.w_shape_prior * (betas ** 2).sum()
+            e.backward()
+            opt.step()
+        nb = betas.detach().cpu().numpy().astype(np.float32)
+        self.canonical.betas = nb
+        self.tracker.state.betas = nb.copy()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _start(self, body: BodyState) -> None:
+        """First frame: fix the canonical frame, create the volume, the band and the node graph."""
+        cfg = self.cfg
+        self.canonical = BodyState(betas=body.betas.copy(), global_orient=body.global_orient.copy(),
+                                   body_pose=body.body_pose.copy(), transl=body.transl.copy(),
+                                   vertices=body.vertices.copy(), joints=body.joints.copy())
+        v = body.vertices
+        centre = 0.5 * (v.min(0) + v.max(0))
+        size = np.asarray(cfg.box_size_m, dtype=np.float64)
+        self.volume = TSDFVolume.create(centre - size / 2, size, cfg.voxel_size_m, cfg.trunc_voxels,
+                                        device=self.device)
+        self._band_ids = self.volume.ids_near(v, cfg.band_m)
+        self._vox_centres = self.volume.voxel_centres(self._band_ids)
+        self.body_weights = body_skinning_weights(self.bm)
+        nodes = sample_nodes(v, cfg.node_radius_m)
+        self.graph = build_graph(nodes, v, self.body_weights, cfg.node_radius_m, device=self.device)
+        self._vox_idx, self._vox_w = point_weights(self.graph, self._vox_centres)
+        self._set_surface(v, vertex_normals(torch.as_tensor(v, device=self.device), self.faces).cpu().numpy())
+        self.frames_fused = 0
+
+    def _rest(self, betas):
+        z = torch.zeros
+        with torch.no_grad():
+            v, j = self.tracker.posed(torch.as_tensor(betas, device=self.device), z(3, device=self.device),
+                                      z(69, device=self.device), z(3, device=self.device))
+        return v.cpu().numpy(), j.cpu().numpy()
+
+    def _joint_transforms(self, body: BodyState) -> torch.Tensor:
+        c = self.canonical
+        _, rest_j = self._rest(c.betas)
+        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device)
+        return canonical_to_live(t(rest_j), self.parents, t(c.full_pose), t(c.transl), t(body.full_pose),
+                                 t(body.transl))
+
+    def _set_surface(self, vertices: np.ndarray, normals: np.ndarray) -> None:
+        """Canonical surface samples used by the node data term."""
+        n = len(vertices)
+        pick = np.sort(self._rng.choice(n, min(n, self.cfg.surface_samples), replace=False))
+        self._surf = torch.as_tensor(vertices[pick], dtype=torch.float32, device=self.device)
+        self._surf_n = torch.as_tensor(normals[pick], dtype=torch.float32, device=self.device)
+        self._surf_idx, self._surf_w = point_weights(self.graph, self._surf)
+
+    def _refresh_surface(self, grow_nodes: bool) -> None:
+        """Use the fused surface for the node data term; add far-body nodes where it has none."""
+        m = self.canonical_mesh()
+        if len(m.faces) < 100:
+            return
+        v = torch.as_tensor(m.vertices, device=self.device)
+        n = vertex_normals(v, torch.as_tensor(m.faces, dtype=torch.long, device=self.device))
+        if grow_nodes:
+            new = sample_nodes(m.vertices, self.cfg.node_radius_m, existing=self.graph.positions.cpu().numpy())
+            if len(new):
+                old = self.graph
+                pos = np.concatenate([old.positions.cpu().numpy(), new])
+                g = build_graph(pos, self.canonical.vertices, self.body_weights, self.cfg.node_radius_m,
+                                device=self.device)
+                g.rotations[:old.num_nodes] = old.rotations
+                g.translations[:old.num_nodes] = old.translations
+                self.graph = g
+                self._vox_idx, self._vox_w = point_weights(self.graph, self._vox_centres)
+                self._node_maps = node_transforms(self.graph, self._joint_maps).detach()
+        self._set_surface(m.vertices, n.cpu().numpy())
+
+    def _fit_nodes(self, pts_np: np.ndarray) -> float:
+        """Outer layer: Adam on the node corrections (point-to-plane + ARAP + bind)."""
+        cfg = self.cfg
+        g = self.graph
+        pts = torch.as_tensor(self.tracker.subsample(pts_np), device=self.device)
+        rot = g.rotations.clone().requires_grad_(True)
+        tra = g.translations.clone().requires_grad_(True)
+        opt = Adam([rot, tra], lr=cfg.node_lr)
+        s2 = cfg.sigma_m ** 2
+        residual = float("nan")
+        for _ in range(cfg.node_iterations):
+            opt.zero_grad()
+            maps = node_transforms(g, self._joint_maps, rot, tra)
+            live = warp_points(maps, self._surf_idx, self._surf_w, self._surf)
+            with torch.no_grad():
+                nrm = warp_normals(maps, self._surf_idx, self._surf_w, self._surf_n)
+                vis = torch.nonzero((nrm * (-live)).sum(-1) > 0).squeeze(1)
+                d, j = nearest(pts, live[vis])
+                keep = d < self.tracker.cfg.max_corr_dist_m
+                tgt = vis[j[keep]]
+            if int(keep.sum()) < 10:
+                return residual
+            p2pl = ((pts[keep] - live[tgt]) * nrm[tgt]).sum(-1)
+            residual = float(p2pl.detach().pow(2).mean().sqrt())
+            e = ((p2pl ** 2).mean() / s2 + cfg.w_arap * arap_energy(g, rot, tra) / s2
+                 + cfg.w_bind * ((tra ** 2).sum(-1).mean() / s2 + (rot ** 2).sum(-1).mean()))
+            e.backward()
+            opt.step()
+        g.rotations = rot.detach()
+        g.translations = tra.detach()
+        return residual
+
+
+def sample_weight(volume: TSDFVolume, points: torch.Tensor) -> torch.Tensor:
+    """Fusion weight of the voxel nearest each point (P, 3) -> (P,), 0 outside the box."""
+    nx, ny, nz = volume.dims
+    origin = torch.as_tensor(volume.origin, dtype=torch.float32, device=points.device)
+    ijk = torch.round((points - origin) / volume.voxel_size_m - 0.5).long()
+    inside = ((ijk >= 0) & (ijk < torch.tensor([nx, ny, nz], device=points.device))).all(-1)
+    ijk = ijk.clamp_min(0)
+    ijk = torch.minimum(ijk, torch.tensor([nx - 1, ny - 1, nz - 1], device=points.device))
+    flat = (ijk[:, 0] * ny + ijk[:, 1]) * nz + ijk[:, 2]
+    return torch.where(inside, volume.weight[flat], torch.zeros_like(flat, dtype=torch.float32))

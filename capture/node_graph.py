@@ -1,0 +1,169 @@
+"""The outer layer of DoubleFusion: an embedded-deformation node graph on the canonical surface.
+
+Nodes g_k are sampled on the canonical surface (first the canonical body, DoubleFusion's
+"on-body" nodes; later also the fused surface where it leaves the body, its "far-body" nodes).
+Each node carries a small non-rigid correction E_k(x) = R_k (x - g_k) + g_k + t_k (Sumner et al.
+2007) and a skinning transform S_k from the body layer (its weights are those of the nearest body
+vertices). A canonical point x moves to the live frame by
+
+    W(x) = sum_k w_k(x) S_k E_k(x),    w_k(x) ∝ exp(-|x - g_k|^2 / (2 r^2)) over its K nearest nodes,
+
+so that the body layer carries the large articulated motion and the node graph only the
+residual of clothing and body-shape error (DoubleFusion sec. 4). The corrections are fitted to
+depth with a point-to-plane data term and regularised as rigid as possible between neighbouring
+nodes (E_reg of DynamicFusion eq. 9), plus a weak pull toward zero correction (DoubleFusion's
+binding of the outer layer to the body). Adam on all nodes at once, a few steps per frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from thuman.capture.warp import rodrigues
+
+
+@dataclass
+class NodeGraph:
+    """Nodes in the canonical frame (metres) and their corrections.
+
+    positions:   (N, 3) float32 canonical node positions g_k.
+    neighbours:  (N, Kn) int64 the nearest other nodes (regularisation edges).
+    skin:        (N, 24) float32 body skinning weights of each node.
+    rotations:   (N, 3) float32 axis-angle R_k (radians). translations: (N, 3) float32 t_k, metres.
+    radius_m:    node sampling radius r (spacing and weight falloff).
+    """
+
+    positions: torch.Tensor
+    neighbours: torch.Tensor
+    skin: torch.Tensor
+    rotations: torch.Tensor
+    translations: torch.Tensor
+    radius_m: float
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.positions.shape[0])
+
+
+def sample_nodes(points: np.ndarray, radius_m: float, existing: Optional[np.ndarray] = None) -> np.ndarray:
+    """Greedy Poisson-disk sampling: (P, 3) surface points -> (M, 3) new nodes at least
+    ``radius_m`` from each other and from ``existing`` (Q, 3) nodes. Deterministic (point order)."""
+    from scipy.spatial import cKDTree
+
+    pts = np.asarray(points, dtype=np.float64)
+    # Snap to a grid of radius/2 first: one candidate per cell keeps the greedy loop short.
+    cells = np.floor(pts / (0.5 * radius_m)).astype(np.int64)
+    _, first = np.unique(cells, axis=0, return_index=True)
+    cand = pts[np.sort(first)]
+    chosen = [] if existing is None else [np.asarray(e, dtype=np.float64) for e in existing]
+    tree_pts = list(chosen)
+    out = []
+    tree = cKDTree(np.array(tree_pts)) if tree_pts else None
+    pending = []
+    for p in cand:
+        if tree is not None and tree.query(p, k=1)[0] < radius_m:
+            continue
+        if pending and np.min(np.linalg.norm(np.array(pending) - p, axis=1)) < radius_m:
+            continue
+        pending.append(p)
+        out.append(p)
+        if len(pending) >= 256:  # rebuild the tree now and then rather than per point
+            tree_pts.extend(pending)
+            tree = cKDTree(np.array(tree_pts))
+            pending = []
+    return np.array(out, dtype=np.float32).reshape(-1, 3)
+
+
+def build_graph(node_positions: np.ndarray, body_vertices: np.ndarray, body_weights: np.ndarray,
+                radius_m: float, num_neighbours: int = 8, device="cpu") -> NodeGraph:
+    """A graph over given canonical node positions (M, 3); skinning weights from the 4 nearest
+    canonical body vertices (V, 3) with weights (V, 24). Corrections start at zero."""
+    from scipy.spatial import cKDTree
+
+    pos = np.asarray(node_positions, dtype=np.float32)
+    kn = min(num_neighbours + 1, len(pos))
+    _, nb = cKDTree(pos).query(pos, k=kn)
+    nb = np.asarray(nb).reshape(len(pos), kn)[:, 1:]
+    d, vi = cKDTree(body_vertices).query(pos, k=4)
+    w = np.exp(-(d ** 2) / (2 * radius_m ** 2))[..., None] * body_weights[vi]
+    skin = w.sum(1)
+    skin /= np.maximum(skin.sum(1, keepdims=True), 1e-12)
+    t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt, device=device)
+    return NodeGraph(positions=t(pos), neighbours=t(nb, torch.long), skin=t(skin),
+                     rotations=torch.zeros(len(pos), 3, device=device),
+                     translations=torch.zeros(len(pos), 3, device=device), radius_m=float(radius_m))
+
+
+def point_weights(graph: NodeGraph, points: torch.Tensor, k: int = 4, chunk: int = 65536):
+    """Nearest ``k`` nodes of each canonical point and their normalised weights.
+
+    points: (P, 3) metres. Returns (idx (P, k) int64, w (P, k) float32). A point beyond every
+    node's reach still follows its nearest nodes (weights floor at a tiny value, renormalised).
+    """
+    k = min(k, graph.num_nodes)
+    r2 = 2 * graph.radius_m ** 2
+    if points.device.type == "cpu":  # a k-d tree: far cheaper than all pairwise distances
+        from scipy.spatial import cKDTree
+
+        dk, ik = cKDTree(graph.positions.numpy()).query(points.numpy(), k=k)
+        dk = torch.as_tensor(np.asarray(dk, dtype=np.float32).reshape(len(points), k))
+        ik = torch.as_tensor(np.asarray(ik, dtype=np.int64).reshape(len(points), k))
+        w = torch.exp(-(dk ** 2 - dk[:, :1] ** 2) / r2)
+        return ik, w / w.sum(1, keepdim=True)
+    idx_all, w_all = [], []
+    for s in range(0, len(points), chunk):
+        d = torch.cdist(points[s:s + chunk], graph.positions)
+        dk, ik = torch.topk(d, k, dim=1, largest=False)
+        w = torch.exp(-(dk ** 2 - dk[:, :1] ** 2) / r2)  # relative to the nearest: never all zero
+        idx_all.append(ik)
+        w_all.append(w / w.sum(1, keepdim=True))
+    return torch.cat(idx_all), torch.cat(w_all)
+
+
+def node_transforms(graph: NodeGraph, joint_transforms: torch.Tensor,
+                    rotations: Optional[torch.Tensor] = None,
+                    translations: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(N, 3, 4) per-node maps S_k E_k: the ED correction followed by the node's skinning.
+
+    joint_transforms: (24, 4, 4) canonical -> live joint maps (``warp.canonical_to_live``).
+    rotations/translations override the graph's (for optimisation)."""
+    rot = graph.rotations if rotations is None else rotations
+    tra = graph.translations if translations is None else translations
+    r = rodrigues(rot)
+    g = graph.positions
+    e_t = g + tra - (r @ g[:, :, None])[..., 0]
+    s = torch.einsum("nj,jab->nab", graph.skin, joint_transforms[:, :3, :])  # (N, 3, 4)
+    sr, st = s[:, :, :3], s[:, :, 3]
+    return torch.cat([sr @ r, ((sr @ e_t[:, :, None])[..., 0] + st)[..., None]], dim=-1)
+
+
+def warp_points(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: torch.Tensor,
+                chunk: int = 131072) -> torch.Tensor:
+    """W(x): (N, 3, 4) node maps, (P, k) idx/weights, (P, 3) canonical points -> (P, 3) live."""
+    out = []
+    for s in range(0, len(points), chunk):
+        m = (maps[idx[s:s + chunk]] * w[s:s + chunk, :, None, None]).sum(1)
+        p = points[s:s + chunk]
+        out.append((m[:, :, :3] @ p[:, :, None])[..., 0] + m[:, :, 3])
+    return torch.cat(out) if out else points.new_zeros((0, 3))
+
+
+def warp_normals(maps, idx, w, normals):
+    """Rotate canonical normals (P, 3) by the blended linear part; renormalised."""
+    m = (maps[idx][:, :, :, :3] * w[:, :, None, None]).sum(1)
+    n = (m @ normals[:, :, None])[..., 0]
+    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def arap_energy(graph: NodeGraph, rotations: torch.Tensor, translations: torch.Tensor) -> torch.Tensor:
+    """As-rigid-as-possible term: mean over edges (i, j) of
+    |R_i (g_j - g_i) + g_i + t_i - (g_j + t_j)|^2, metres^2 (DynamicFusion eq. 9, no Huber)."""
+    g = graph.positions
+    nb = graph.neighbours
+    r = rodrigues(rotations)
+    gi, gj = g[:, None, :], g[nb]
+    pred = (r[:, None] @ (gj - gi)[..., None])[..., 0] + gi + translations[:, None, :]
+    return ((pred - (gj + translations[nb])) ** 2).sum(-1).mean()

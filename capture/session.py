@@ -1,0 +1,251 @@
+"""The capture session of the paper (sec. 5): turn and fuse, then imitate prompted poses.
+
+Stage 1 ('turn'): the subject turns slowly in front of the camera; every frame is tracked and
+fused (geometry and colour) until the body surface's coverage reaches ``coverage_target`` (or
+``max_turn_s`` passes, with a warning in the result).
+Stage 2 ('imitate'): fusion and texture updates stop; tracking (body and node graph) goes on.
+Every ``interval_s`` seconds a new reference pose is shown (``source.show_prompt`` for the
+simulator, a PNG prompt image always); at the end of each interval the RGB-D frame, the live-pose
+surface mesh and its body-model parameters are taken, post-processed and written as a THuman item
+through ``thuman_io.write_item`` (atomic: an interrupted session leaves every saved item whole).
+
+Time is the frames' device timestamps, never the wall clock, so a simulated session at any frame
+rate behaves like a live one.
+"""
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from thuman.capture.body_tracking import TrackingConfig, vertex_normals
+from thuman.capture.camera import CV_TO_CAPTURE, depth_mm_to_m
+from thuman.capture.coverage import Coverage
+from thuman.capture.evaluation import capture_errors
+from thuman.capture.frames import Frame
+from thuman.capture.fusion import DoubleFusion, FusionConfig
+from thuman.capture.postprocess import PostprocessConfig, postprocess_mesh
+from thuman.capture.prompt import prompt_image, write_prompt_image
+from thuman_io.errors import SourceFault
+from thuman_io.item import Item, ItemMeta, RGBDFrame
+
+
+@dataclass
+class SessionConfig:
+    """Settings of one capture session.
+
+    subject: subject id. poses: items to capture. interval_s: seconds per reference pose (paper: 6).
+    coverage_target: stage 1 ends when this fraction of the body surface was seen.
+    min_turn_s / max_turn_s: bounds on stage 1's duration (seconds of stream time).
+    first_pose_index: pose index of the first item (``--resume`` continues numbering).
+    overwrite: replace existing items with the same index.
+    prompt_dir: where prompt images go (None: none written).
+    device_label: recorded as the items' ``meta.device`` (e.g. 'sim:7').
+    """
+
+    subject: str
+    poses: int = 3
+    interval_s: float = 6.0
+    coverage_target: float = 0.9
+    min_turn_s: float = 0.0
+    max_turn_s: float = 30.0
+    first_pose_index: int = 0
+    overwrite: bool = False
+    prompt_dir: Optional[Path] = None
+    device_label: str = ""
+    seed: int = 0
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+
+
+@dataclass
+class SessionStatus:
+    """The live status line: stage, frame rate of processing, coverage, tracking residual (m),
+    items saved, stream time (s)."""
+
+    stage: str
+    frame_index: int
+    time_s: float
+    fps: float
+    coverage: float
+    residual_m: float
+    items_saved: int
+    message: str = ""
+
+
+@dataclass
+class SessionResult:
+    """items: paths written. stop_reason: 'done', 'end of stream', 'interrupted' or
+    'source fault: ...'. coverage: final stage-1 coverage. fps: processing frames per second per
+    stage. errors: per item, the ground-truth errors (simulated sources only). warnings: text."""
+
+    items: list = field(default_factory=list)
+    stop_reason: str = ""
+    coverage: float = 0.0
+    frames: int = 0
+    fps: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+class CaptureSession:
+    """Runs one session over a frame source. ``reference_pose(k)`` gives the k-th prompt's (72,)
+    pose; ``on_status`` is called after every frame with a :class:`SessionStatus`."""
+
+    def __init__(self, source, body_model, dataset_dir, config: SessionConfig,
+                 reference_pose: Callable[[int], np.ndarray],
+                 on_status: Optional[Callable[[SessionStatus], None]] = None):
+        self.source = source
+        self.bm = body_model
+        self.dataset_dir = Path(dataset_dir)
+        self.cfg = config
+        self.reference_pose = reference_pose
+        self.on_status = on_status or (lambda s: None)
+        # One run seed drives every random choice (point subsets, surface samples).
+        self.fusion = DoubleFusion(body_model, replace(config.fusion, seed=config.seed),
+                                   replace(config.tracking, seed=config.seed))
+        self.coverage: Optional[Coverage] = None
+
+    def run(self) -> SessionResult:
+        """Run until all poses are saved, the stream ends, Ctrl-C or a source fault."""
+        result = SessionResult()
+        try:
+            self._loop(result)
+        except KeyboardInterrupt:
+            result.stop_reason = "interrupted"
+        except SourceFault as e:
+            result.stop_reason = f"source fault: {e}"
+        if not result.stop_reason:
+            result.stop_reason = "end of stream"
+        return result
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _loop(self, result: SessionResult) -> None:
+        cfg = self.cfg
+        stage, t_first, prompt_t, prompt_k, ref = "turn", None, 0.0, 0, None
+        busy = {"turn": 0.0, "imitate": 0.0}
+        count = {"turn": 0, "imitate": 0}
+        for frame in self.source:
+            if t_first is None:
+                t_first = frame.timestamp_us
+            t = (frame.timestamp_us - t_first) * 1e-6
+            w0 = time.perf_counter()
+            frame_stage = stage
+            rep = self.fusion.process(frame, fuse=stage == "turn", update_color=stage == "turn")
+            if self.coverage is None:
+                c = self.fusion.canonical
+                self.coverage = Coverage.for_body(c.vertices, self.fusion.faces_np)
+            if stage == "turn":
+                self._update_coverage(frame)
+            result.frames += 1
+            busy[stage] += time.perf_counter() - w0
+            count[stage] += 1
+            cov = self.coverage.fraction
+            message = ""
+            if stage == "turn" and ((cov >= cfg.coverage_target and t >= cfg.min_turn_s) or t >= cfg.max_turn_s):
+                result.coverage = cov
+                if cov < cfg.coverage_target:
+                    result.warnings.append(f"stage 1 ended at {t:.1f} s with coverage {cov:.2f} below the "
+                                           f"target {cfg.coverage_target:.2f}")
+                stage, prompt_t, ref = "imitate", t, self._prompt(0, t)
+                message = f"coverage {cov:.2f}: fusion stops, pose 1 of {cfg.poses} shown"
+            elif stage == "imitate" and t >= prompt_t + cfg.interval_s:
+                path = self._save(frame, prompt_k, ref, result)
+                result.items.append(path)
+                message = f"saved {path.name}"
+                prompt_k += 1
+                if prompt_k >= cfg.poses:
+                    result.stop_reason = "done"
+                else:
+                    prompt_t, ref = t, self._prompt(prompt_k, t)
+            res = rep.node_residual_m if np.isfinite(rep.node_residual_m) else rep.body_residual_m
+            fps = count[frame_stage] / max(busy[frame_stage], 1e-9)
+            self.on_status(SessionStatus(stage, frame.index, t, fps, cov, res, len(result.items), message))
+            if result.stop_reason:
+                break
+        if stage == "turn":
+            result.coverage = self.coverage.fraction if self.coverage is not None else 0.0
+        result.fps = {s: count[s] / busy[s] for s in busy if count[s]}
+
+    def _update_coverage(self, frame: Frame) -> None:
+        body = self.fusion.body
+        v = torch.as_tensor(body.vertices)
+        n = vertex_normals(v, torch.as_tensor(self.fusion.faces_np)).numpy()
+        self.coverage.update(body.vertices, n, depth_mm_to_m(frame.depth_mm), frame.K)
+
+    def _prompt(self, k: int, t: float) -> np.ndarray:
+        """Show reference pose k: to the source (simulator) and as an image."""
+        pose = np.asarray(self.reference_pose(k), dtype=np.float32).reshape(72)
+        show = getattr(self.source, "show_prompt", None)
+        if show is not None:
+            show(pose, t)
+        if self.cfg.prompt_dir is not None:
+            betas = self.fusion.canonical.betas
+            ref_v, faces = self.bm.posed_mesh(betas, np.concatenate([np.zeros(3, np.float32), pose[3:]]))
+            live = self.fusion.live_mesh()
+            img = prompt_image((ref_v, faces), (live.vertices, live.faces) if len(live.faces) else None)
+            index = self.cfg.first_pose_index + k
+            write_prompt_image(Path(self.cfg.prompt_dir) / f"prompt_{index:04d}.png", img)
+        return pose
+
+    def _save(self, frame: Frame, k: int, reference: np.ndarray, result: SessionResult) -> Path:
+        """Post-process the live mesh and write item ``first_pose_index + k``."""
+        import thuman_io
+
+        cfg = self.cfg
+        live = self.fusion.live_mesh()
+        if len(live.faces) == 0:
+            raise ValueError("the fused surface is empty: stage 1 fused nothing (is the subject in view?)")
+        processed = postprocess_mesh(live.vertices, live.faces, live.colors, cfg.postprocess)
+        body = self.fusion.body
+        index = cfg.first_pose_index + k
+        extra = {"fusion": _jsonable(asdict(cfg.fusion)), "tracking": _jsonable(asdict(cfg.tracking)),
+                 "postprocess": _jsonable(processed.params), "coverage": float(result.coverage),
+                 "body_residual_m": float(body.residual_m), "frame_index": int(frame.index),
+                 "interval_s": float(cfg.interval_s)}
+        gt = frame.ground_truth
+        if gt is not None:
+            errs = capture_errors(processed.mesh.vertices, gt.vertices, gt.faces, body.joints, gt.joints)
+            result.errors.append(errs)
+            extra["ground_truth_errors"] = errs.as_dict()
+        meta = ItemMeta(subject=cfg.subject, pose_index=index,
+                        capture_time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                        device=cfg.device_label or getattr(self.source, "name", "source"),
+                        reference_pose=reference.astype(np.float32),
+                        postprocessing=list(processed.steps), extra=extra)
+        rgbd = RGBDFrame(color=np.ascontiguousarray(frame.color), depth_mm=np.ascontiguousarray(frame.depth_mm),
+                         color_intrinsics=np.asarray(frame.K, np.float64),
+                         depth_intrinsics=np.asarray(frame.K, np.float64), depth_to_color=np.eye(4),
+                         camera_to_item=CV_TO_CAPTURE.copy(), depth_registered_to_color=True,
+                         timestamp_us=int(frame.timestamp_us))
+        smpl = body.to_smpl_params(model=getattr(self.bm, "name", "open"), gender=getattr(self.bm, "gender", "neutral"))
+        item = Item(mesh=processed.mesh, smpl=smpl, meta=meta, frame=rgbd)
+        return thuman_io.write_item(self.dataset_dir, item, overwrite=cfg.overwrite)
+
+
+def _jsonable(d):
+    """Tuples and paths to JSON-friendly values (meta.extra is JSON)."""
+    if isinstance(d, dict):
+        return {k: _jsonable(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_jsonable(v) for v in d]
+    if isinstance(d, Path):
+        return str(d)
+    return d
+
+
+def next_pose_index(dataset_dir, subject: str) -> int:
+    """The pose index after the subject's last item (0 when it has none)."""
+    import thuman_io
+
+    root = Path(dataset_dir)
+    if not (root / subject).is_dir():
+        return 0
+    indices = [ref.pose_index for ref in thuman_io.open_dataset(root).items(subject=subject)]
+    return max(indices) + 1 if indices else 0

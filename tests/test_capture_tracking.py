@@ -1,0 +1,105 @@
+"""Body tracking (inner layer), the node graph (outer layer), skinning transforms, segmentation."""
+import numpy as np
+import pytest
+import torch
+
+from capture_fixtures import TurningBodySource
+
+
+@pytest.fixture(scope="module")
+def bm():
+    from thuman_io.body import load_body_model
+
+    return load_body_model("open")
+
+
+def test_canonical_to_live_reproduces_the_body_model(bm):
+    """Skinning the canonical body with the joint maps M_j gives the body model's live pose."""
+    from thuman.capture.warp import apply, blend, body_skinning_weights, canonical_to_live
+
+    rng = np.random.default_rng(1)
+    betas = rng.normal(size=(1, 10)).astype(np.float32) * 0.5
+    p0 = (rng.normal(size=72) * 0.2).astype(np.float32)
+    p1 = (rng.normal(size=72) * 0.3).astype(np.float32)
+    t0, t1 = np.array([0, 0.1, -2.0], np.float32), np.array([0.2, 0.0, -2.3], np.float32)
+    rest = bm.forward(betas)
+    v0 = bm.forward(betas, p0[None, :3], p0[None, 3:], t0[None]).vertices[0]
+    v1 = bm.forward(betas, p1[None, :3], p1[None, 3:], t1[None]).vertices[0]
+    w = body_skinning_weights(bm)
+    t = lambda a: torch.as_tensor(np.asarray(a, np.float32))
+    M = canonical_to_live(t(rest.joints[0]), bm.parents, t(p0), t(t0), t(p1), t(t1))
+    live = apply(blend(M, t(w)), t(v0)).numpy()
+    # LBS is not exactly invertible per joint, so blending the relative maps is close, not exact.
+    err = np.linalg.norm(live - v1, axis=1)
+    assert np.median(err) < 0.005 and np.quantile(err, 0.99) < 0.03
+
+
+def test_lbs_jacobian_path_matches_body_model(bm):
+    from thuman.capture.body_tracking import BodyTracker
+    from thuman.capture.warp import rest_to_posed_batch, skin_vertices
+
+    tr = BodyTracker(bm)
+    betas = np.zeros(10, np.float32)
+    rest_v, rest_j = tr.rest(betas)
+    pose = torch.as_tensor(np.random.default_rng(0).normal(size=(1, 72)) * 0.3)
+    v = skin_vertices(rest_v, tr._weights, rest_to_posed_batch(rest_j, bm.parents, pose))[0].numpy()
+    ref = bm.forward(betas[None], pose[:, :3].numpy(), pose[:, 3:].numpy()).vertices[0]
+    assert np.abs(v - ref).max() < 1e-4  # the open model has no pose blend shapes
+
+
+def test_body_tracker_follows_a_turning_body(bm):
+    from thuman.capture.body_tracking import BodyTracker
+    from thuman.capture.fusion import DoubleFusion, FusionConfig
+
+    src = TurningBodySource(bm, fps=4, turn_s=4.0, total_s=2.0, turn_rad=np.pi / 2)
+    fus = DoubleFusion(bm, FusionConfig(voxel_size_m=0.03))
+    errs = []
+    for frame in src:
+        fus.process(frame, fuse=False)
+        errs.append(np.linalg.norm(fus.body.joints - frame.ground_truth.joints, axis=1).mean())
+    assert max(errs) < 0.04, errs  # metres; the 1 cm "clothing" biases the fit slightly outward
+    assert abs(fus.body.global_orient[1] - frame.ground_truth.smpl.global_orient[1]) < 0.1
+    assert fus.body.residual_m < 0.015
+
+
+def test_node_graph_identity_and_rigidity():
+    from thuman.capture.node_graph import arap_energy, build_graph, node_transforms, point_weights, sample_nodes, warp_points
+    from thuman.capture.warp import rodrigues
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-0.5, 0.5, (4000, 3)).astype(np.float32)
+    nodes = sample_nodes(pts, 0.1)
+    d = np.linalg.norm(nodes[:, None] - nodes[None], axis=-1) + np.eye(len(nodes))
+    assert d.min() >= 0.1 - 1e-6 and 200 < len(nodes) < 1000
+    g = build_graph(nodes, pts, np.full((len(pts), 24), 1 / 24, np.float32), 0.1)
+    eye = torch.eye(4).expand(24, 4, 4)
+    x = torch.as_tensor(pts[:100])
+    idx, w = point_weights(g, x)
+    assert torch.allclose(w.sum(1), torch.ones(100))
+    assert torch.allclose(warp_points(node_transforms(g, eye), idx, w, x), x, atol=1e-6)
+    # A rigid motion expressed in the nodes is as rigid as possible: zero energy.
+    R_aa = torch.tensor([0.1, -0.2, 0.3])
+    R = rodrigues(R_aa)
+    t = torch.tensor([0.05, 0.0, -0.02])
+    rot = R_aa.expand(g.num_nodes, 3).clone()
+    tra = (g.positions @ R.T + t) - g.positions
+    assert float(arap_energy(g, rot, tra)) < 1e-10
+    assert float(arap_energy(g, rot * 0, tra)) > 1e-5
+    moved = warp_points(node_transforms(g, eye, rot, tra), idx, w, x)
+    assert torch.allclose(moved, x @ R.T + t, atol=1e-5)
+
+
+def test_segmentation_removes_floor_and_wall():
+    from thuman.capture.segment import find_planes, largest_cluster, remove_planes
+
+    rng = np.random.default_rng(0)
+    floor = np.c_[rng.uniform(-2, 2, 5000), np.full(5000, -1.0), rng.uniform(-4, -1, 5000)]
+    wall = np.c_[rng.uniform(-2, 2, 4000), rng.uniform(-1, 1.5, 4000), np.full(4000, -3.5)]
+    body = np.c_[rng.normal(0, 0.15, 3000), rng.uniform(-1.0, 0.7, 3000), rng.normal(-2.2, 0.1, 3000)]
+    speck = np.array([[1.5, 0.5, -2.0]])
+    pts = np.concatenate([floor, wall, body, speck]).astype(np.float32)
+    planes = find_planes(pts)
+    assert len(planes) == 2
+    left = largest_cluster(remove_planes(pts, planes))
+    assert len(left) > 0.9 * 3000 and len(left) <= 3000
+    assert left[:, 2].max() < -1.5 and left[:, 1].min() > -0.98
