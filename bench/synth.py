@@ -26,6 +26,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     os.environ.setdefault("LP_NUM_THREADS", str(args.threads))     # Mesa llvmpipe rasterizer threads
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))    # pykdtree (semantic volume)
 
     import numpy as np
     import open3d as o3d

@@ -6,8 +6,8 @@ background, then compute
 
 * ``occupancy``: the clothed mesh, winding-number voxelization (:mod:`thuman.synth.occupancy`);
 * ``semantic_volume``: the posed body voxelized, codes from its 4 nearest vertices;
-* ``rgb``: the textured mesh lit by baked SH + point lights, rendered at 4H x 4W, composited
-  over the background and box-filtered to 2H x 2W (DeepHuman rendered at 2x and downsampled);
+* ``rgb``: the textured mesh lit by baked SH + point lights, rendered at 4H x 4W, box-filtered
+  to 2H x 2W (DeepHuman rendered at 2x and downsampled) and composited over the background;
 * ``normal_map``, ``mask``: the clothed mesh's smooth normals in the view frame at 2H x 2W;
 * ``semantic_map``: the posed body with its semantic code, unlit, at 2H x 2W.
 
@@ -28,7 +28,7 @@ from thuman.synth.normalize import DEFAULT_MARGIN, fit_views
 from thuman.synth.occupancy import occupancy
 from thuman.synth.render.background import image_background, procedural_background
 from thuman.synth.render.lighting import sample_light, shade
-from thuman.synth.render.renderer import OrthoRenderer, downsample
+from thuman.synth.render.renderer import OrthoRenderer
 from thuman.synth.semantic_volume import NEIGHBOURS, SIGMA, semantic_volume
 from thuman.synth.views import sample_views
 from thuman_io.errors import InputError
@@ -193,18 +193,20 @@ def synthesize_item(item: Item, config: SynthConfig, renderer: OrthoRenderer,
 
         t = time.perf_counter()
         colors = albedo * shade(mv, nv, light)
-        rgb, alpha = renderer.flat_pass(mv, faces, colors=colors, uv=mesh.uv if textured else None,
-                                        texture=mesh.texture if textured else None, scale=4)
-        # composite after the 2x box filter: the same as compositing at 4H x 4W over a background
-        # constant on 2x2 blocks, for a quarter of the cost (the filter is linear)
-        cover = downsample(alpha[..., None], 2)
-        composite = downsample(rgb * alpha[..., None], 2) + background * (1 - cover)
+        # one draw gives the RGB (attachment 0) and the normal colours (n + 1) / 2 (attachment 1)
+        rgb, alpha, ncol = renderer.flat_pass_with_normals(
+            mv, faces, nv, colors=colors, uv=mesh.uv if textured else None,
+            texture=mesh.texture if textured else None, scale=2)
+        # flat_pass rendered 4H x 4W and box-filtered it (DeepHuman rendered at 2x and
+        # downsampled); compositing after the filter is the same as compositing at 4H x 4W over a
+        # background constant on 2x2 blocks (the filter is linear)
+        cover = alpha[..., None]
+        composite = rgb * cover + background * (1 - cover)
         rgb_out = np.clip(np.rint(composite * 255), 0, 255).astype(np.uint8)
-        ncol, nalpha = renderer.flat_pass(mv, faces, colors=(nv + 1) / 2, scale=2)
-        mask = nalpha > 0.5
+        mask = alpha >= 0.5   # 2 of 4 samples or more (what the old 4x MSAA resolve gave: 128/255)
         normal_map = normal_map_from_colour(ncol, mask)
         scol, salpha = renderer.flat_pass(bv, body.faces, colors=body.codes, scale=2)
-        semantic_map = np.where((salpha > 0.5)[..., None], scol, 0).astype(np.float32)
+        semantic_map = np.where((salpha >= 0.5)[..., None], scol, 0).astype(np.float32)
         timings["render"] += time.perf_counter() - t
 
         samples.append(CorpusSample(

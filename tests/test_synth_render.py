@@ -97,3 +97,36 @@ def test_semantic_map_equals_front_voxels_of_semantic_volume(renderer, posed_bod
     agree = np.abs(sampled - front).max(axis=-1) < 0.05
     assert both.sum() > 2000
     assert agree[both].mean() > 0.95, agree[both].mean()
+
+
+def test_fused_normal_output_equals_a_separate_normal_pass(renderer):
+    """flat_pass_with_normals draws colour and normals in one rasterization: the colour and the
+    coverage are those of flat_pass, the normals those of a pass coloured (n + 1) / 2."""
+    v, f = uv_sphere(0.2, np.array([0.02, -0.03, 0.0]), 48, 96)
+    v = v * [1.0, 1.5, 0.8]
+    n = vertex_normals(v, f)
+    colors = np.random.default_rng(0).uniform(0.2, 0.9, (len(v), 3))
+    colour, alpha, normal_colour = renderer.flat_pass_with_normals(v, f, n, colors=colors, scale=2)
+    colour2, alpha2 = renderer.flat_pass(v, f, colors=colors, scale=2)
+    normal2, alpha3 = renderer.flat_pass(v, f, colors=(n + 1) / 2, scale=2)
+    assert np.array_equal(colour, colour2) and np.array_equal(alpha, alpha2) and np.array_equal(alpha, alpha3)
+    assert alpha.sum() > 1000
+    assert np.abs(normal_colour - normal2).max() <= 1.01 / 255      # 8-bit rounding of the interpolant
+    assert not normal_colour[alpha == 0].any()
+
+
+def test_passes_are_anti_aliased_by_2x2_supersampling(renderer):
+    """Coverage takes the values k / 4 (2 x 2 samples per pixel); inside it is 1, outside 0, and a
+    vertical edge through the middle of a pixel column covers half of it."""
+    g = PAPER_GRID
+    px = 1.0 / (2 * g.height)                     # pixel size of the 2H x 2W image, view units
+    col = 100                                     # the pixel column whose middle the edge runs down
+    x0 = -g.half_extent[0] + (col + 0.5) * px
+    v = np.array([[x0, -0.2, 0], [0.2, -0.2, 0], [0.2, 0.2, 0], [x0, 0.2, 0]])
+    f = np.array([[0, 1, 2], [0, 2, 3]])
+    colour, alpha = renderer.flat_pass(v, f, colors=np.full((4, 3), 0.6), scale=2)
+    assert set(np.unique(alpha * 4).round(6)) <= {0, 1, 2, 3, 4}
+    rows = slice(g.height - 20, g.height + 20)
+    assert np.allclose(alpha[rows, col], 0.5) and np.allclose(alpha[rows, col + 1], 1.0)
+    assert np.allclose(alpha[rows, col - 1], 0.0)
+    assert np.allclose(colour[rows, col], 0.6, atol=1 / 255)   # edge pixels keep their colour
