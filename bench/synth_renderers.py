@@ -1,8 +1,9 @@
-"""pyrender vs moderngl for one synthesizer pass (flat, orthographic, 4x MSAA), same meshes.
+"""pyrender vs moderngl for one synthesizer pass (flat, orthographic), same meshes.
 
-The synthesizer renders with pyrender (``thuman.synth.render.renderer.OrthoRenderer``). This
-script draws the same passes with a minimal moderngl renderer (below, same projection and
-coverage division) and prints seconds per pass and the largest pixel difference. Never asserts.
+The synthesizer renders with pyrender (``thuman.synth.render.renderer.OrthoRenderer``, 2x2
+supersampling). This script draws the same passes with a minimal moderngl renderer (below, same
+projection and coverage division, 4x MSAA) and prints seconds per pass and the largest pixel
+difference; the anti-aliasing differs, so edge pixels differ. Never asserts.
 
     python bench/synth_renderers.py [--repeat 10]
 """

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 VENV=${THUMAN_VENV:-.venv}
 PY=${PYTHON:-python3}
 
-# libusb for open3d; EGL + Mesa for headless pyrender (PYOPENGL_PLATFORM=egl); libgomp for torch.
-APT_PACKAGES="libusb-1.0-0 libegl1 libgl1 libgles2 libegl-mesa0 libgl1-mesa-dri libgomp1"
+# libusb for open3d; EGL + Mesa for headless pyrender (PYOPENGL_PLATFORM=egl); libgomp for torch;
+# chromium to render the demo report headless in its test.
+APT_PACKAGES="libusb-1.0-0 libegl1 libgl1 libgles2 libegl-mesa0 libgl1-mesa-dri libgomp1 chromium"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
