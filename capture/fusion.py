@@ -36,6 +36,7 @@ from thuman.capture.optim import Adam
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
 from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf
 from thuman.capture.warp import body_skinning_weights, canonical_to_live
+from thuman_io.errors import TrackingLost
 
 
 @dataclass
@@ -153,7 +154,9 @@ class DoubleFusion:
         t0 = time.perf_counter()
         pts = self.subject_points(frame)
         if len(pts) < 50:
-            raise ValueError(f"frame {frame.index}: only {len(pts)} subject depth points; is the subject in view?")
+            raise TrackingLost(f"only {len(pts)} depth points on the subject (50 needed): the subject left "
+                               "the view or tracking lost it; keep the whole body in view 1.5-3 m from the "
+                               "camera and start the capture again", frame_index=frame.index)
         body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.K)
         if self.canonical is None:
             self._start(body)

@@ -31,7 +31,7 @@ from thuman.capture.frames import Frame
 from thuman.capture.fusion import DoubleFusion, FusionConfig
 from thuman.capture.postprocess import PostprocessConfig, postprocess_mesh
 from thuman.capture.prompt import prompt_image, write_prompt_image
-from thuman_io.errors import SourceFault
+from thuman_io.errors import SourceFault, TrackingLost
 from thuman_io.item import Item, ItemMeta, RGBDFrame
 
 
@@ -113,7 +113,8 @@ class CaptureSession:
         self.coverage: Optional[Coverage] = None
 
     def run(self) -> SessionResult:
-        """Run until all poses are saved, the stream ends, Ctrl-C or a source fault."""
+        """Run until all poses are saved, the stream ends, Ctrl-C or a source fault. Raises
+        :class:`thuman_io.errors.TrackingLost` (naming subject and frame) when the subject is lost."""
         result = SessionResult()
         try:
             self._loop(result)
@@ -121,6 +122,11 @@ class CaptureSession:
             result.stop_reason = "interrupted"
         except SourceFault as e:
             result.stop_reason = f"source fault: {e}"
+        except TrackingLost as e:
+            # Items saved so far stay written (atomic); the caller learns who and where.
+            if e.subject is None:
+                raise TrackingLost(e.detail, e.frame_index, self.cfg.subject) from e
+            raise
         if not result.stop_reason:
             result.stop_reason = "end of stream"
         return result
@@ -201,7 +207,8 @@ class CaptureSession:
         cfg = self.cfg
         live = self.fusion.live_mesh()
         if len(live.faces) == 0:
-            raise ValueError("the fused surface is empty: stage 1 fused nothing (is the subject in view?)")
+            raise TrackingLost("the fused surface is empty: stage 1 fused nothing; keep the subject in view "
+                               "during the turn and start the capture again", frame_index=frame.index)
         processed = postprocess_mesh(live.vertices, live.faces, live.colors, cfg.postprocess)
         body = self.fusion.body
         index = cfg.first_pose_index + k

@@ -129,3 +129,53 @@ def test_cli_capture_sim_resume_continues_numbering(tmp_path):
     item = thuman_io.read_item(tmp_path / "012" / "0001.h5", frame=False)
     assert item.meta.device == "sim:1" and item.meta.pose_index == 1
     assert "surface error mean" in r.output
+
+
+class _SubjectLeaves(TurningBodySource):
+    """The subject walks out of view after ``leave_at`` frames: depth empty from then on."""
+
+    def __init__(self, bm, leave_at, **kw):
+        super().__init__(bm, **kw)
+        self.leave_at = leave_at
+
+    def _read(self):
+        frame = super()._read()
+        if frame is not None and frame.index >= self.leave_at:
+            frame.depth_mm[:] = 0
+        return frame
+
+
+def test_losing_the_subject_raises_tracking_lost_naming_subject_and_frame(bm, tmp_path):
+    from thuman.capture.session import CaptureSession
+    from thuman_io.errors import ThumanError, TrackingLost
+
+    src = _SubjectLeaves(bm, leave_at=2, fps=3, turn_s=3.0, total_s=12.0)
+    session = CaptureSession(src, bm, tmp_path, _config("007"), lambda k: POSES[k])
+    with pytest.raises(TrackingLost) as info:
+        session.run()
+    assert isinstance(info.value, ThumanError)
+    assert info.value.subject == "007" and info.value.frame_index == 2
+    assert str(info.value).startswith("subject 007: frame 2: only 0 depth points on the subject")
+    assert "start the capture again" in str(info.value)
+
+
+def test_a_subject_facing_the_camera_is_not_taken_for_a_wall():
+    """Simulator seed 2 with no room: a 2 cm slab through the subject's front holds 44 % of the
+    points and spans 1.1 m x 1.7 m; segmentation once removed it as a wall (the subject lost at
+    frame 0). The subject must survive whole, and a real room's planes must still be found."""
+    from thuman.capture.camera import backproject, cv_to_capture, depth_mm_to_m
+    from thuman.capture.segment import find_planes, largest_cluster, remove_planes
+    from thuman.capture.sources import open_source
+
+    for background, want_planes in (("none", 0), ("room", 2)):
+        with open_source("sim", seed=2, depth_mode="NFOV_2X2BINNED", fps=5.0, background=background) as src:
+            frame = next(iter(src))
+        depth = depth_mm_to_m(frame.depth_mm)
+        depth = np.where(depth < 4.0, depth, 0.0)
+        pts = cv_to_capture(backproject(depth, frame.K))[depth > 0]
+        planes = find_planes(pts, seed=2)
+        assert len(planes) == want_planes, (background, planes)
+        subject = largest_cluster(remove_planes(pts, planes))
+        gt = frame.ground_truth.vertices
+        inside = (subject[:, 2] > gt[:, 2].min() - 0.05) & (subject[:, 2] < gt[:, 2].max() + 0.05)
+        assert len(subject) > 5000 and inside.mean() > 0.99

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-SMALLEST = ["--subjects", "3", "--poses", "1", "--steps", "2"]
+# The CI run keeps the ground-truth capture (seconds); the default session capture is the slow test.
+SMALLEST = ["--subjects", "3", "--poses", "1", "--steps", "2", "--capture", "ground-truth"]
+SMALLEST_SESSION = ["--subjects", "3", "--poses", "1", "--steps", "2"]
 STAGES = ("capture", "synth", "train", "eval", "reconstruct", "report")
 
 
@@ -63,7 +65,8 @@ def test_rerun_skips_finished_stages_and_other_settings_are_refused(demo_run):
     again = thuman("demo", "--out", str(out), *SMALLEST)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stderr.count("already done") == 6
-    other = thuman("demo", "--out", str(out), "--subjects", "3", "--poses", "1", "--steps", "3")
+    other = thuman("demo", "--out", str(out), "--subjects", "3", "--poses", "1", "--steps", "3",
+                   "--capture", "ground-truth")
     assert other.returncode == 1
     assert "thuman: error:" in other.stderr and "steps: 2 there, 3 asked" in other.stderr
 
@@ -119,14 +122,18 @@ def test_report_renders_in_headless_chromium(demo_run, tmp_path):
 
 @pytest.mark.slow
 def test_demo_with_the_real_capture_session(tmp_path):
-    """--capture session: items come from tracking + fusion + post-processing on the simulated
-    sensor, with their ground-truth surface error recorded (minutes on 2 CPU cores)."""
+    """The default --capture session: items come from tracking + fusion + post-processing on the
+    simulated sensor (two subjects at a time in spawned processes), with their ground-truth
+    surface error recorded (minutes on 2 CPU cores). Subject s01 is simulator seed 2, which the
+    segmentation once lost at frame 0."""
     import thuman_io
 
     out = tmp_path / "session"
-    result = thuman("demo", "--out", str(out), "--capture", "session", *SMALLEST, timeout=3600)
+    result = thuman("demo", "--out", str(out), *SMALLEST_SESSION, timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "capture session was bypassed" not in result.stderr
+    assert "capture session on the simulated sensor" in result.stderr
+    assert "mode capture session" in result.stderr
     assert re.search(r"subject s02 \(simulator seed 3\): 1 items from \d+ frames", result.stderr)
     for ref in thuman_io.open_dataset(out / "dataset").items():
         item = ref.load()

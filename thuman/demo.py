@@ -42,13 +42,17 @@ class DemoSettings:
     """What a demo run does. subjects >= 3 (train, val and test need one subject each);
     poses per subject; steps of training (the first 2/3 are stage 1, as the paper's 20k/10k);
     capture: 'session' (the real capture session) or 'ground-truth' (the simulator's meshes,
-    no fusion); seed: every random choice of the run."""
+    no fusion); seed: every random choice of the run; interval_s: seconds per prompted pose
+    (the demo's 3 s, see ``thuman.demo_capture.DEMO_INTERVAL_S``; ``thuman capture`` keeps the
+    paper's 6 s); capture_workers: subjects captured at once (spawned processes)."""
 
-    subjects: int = 5
-    poses: int = 3
-    steps: int = 1000
+    subjects: int = 4
+    poses: int = 2
+    steps: int = 600
     seed: int = 0
-    capture: str = "ground-truth"
+    capture: str = "session"
+    interval_s: float = 3.0
+    capture_workers: int = 2
     views: int = 4
     batch_size: int = 4
 
@@ -89,54 +93,45 @@ def check_folder(out: Path, settings: DemoSettings) -> None:
 
 # --- stages ---------------------------------------------------------------------------------
 def stage_capture(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict:
-    import time
-
-    from thuman.demo_capture import (BYPASS_NOTE, capture_ground_truth, capture_with_session, complete_subjects,
-                                     subject_id, subject_seed)
+    from thuman.demo_capture import (BYPASS_NOTE, CaptureJob, capture_subjects, complete_subjects, subject_id,
+                                     subject_seed)
 
     dataset = out / DATASET
     done = complete_subjects(dataset, s.poses)
     if s.capture == "ground-truth":
-        echo(f"    NOTE: {BYPASS_NOTE}; run with --capture session for the real capture")
-    errors = []
+        echo(f"    NOTE: {BYPASS_NOTE}; the default --capture session runs the real capture")
+    else:
+        echo(f"    capture session on the simulated sensor (tracking, fusion, post-processing); "
+             f"{s.capture_workers} subject(s) at a time, prompt interval {s.interval_s:g} s")
+    jobs = []
     for i in range(s.subjects):
         sid, seed = subject_id(i), subject_seed(s.seed, i)
         if sid in done:
             echo(f"    subject {sid}: {s.poses} items already captured, skipped")
             continue
-        t0 = time.perf_counter()
-        if s.capture == "session":
-            res = capture_with_session(dataset, sid, seed, s.poses, on_status=_status_printer(sid, s.poses, echo))
-        else:
-            res = capture_ground_truth(dataset, sid, seed, s.poses)
+        jobs.append(CaptureJob(str(dataset), sid, seed, s.poses, s.capture, s.interval_s))
+    errors, failed = [], []
+    workers = s.capture_workers if s.capture == "session" else 1
+    for job, res, seconds, error in capture_subjects(jobs, workers):
+        if error is not None:
+            echo(f"    subject {job.subject} (simulator seed {job.seed}): FAILED after {seconds:.1f} s: {error}")
+            failed.append(f"{job.subject}: {error}")
+            continue
         errors += res.errors
         extra = ""
         if res.errors:
             extra = "; surface error " + ", ".join(f"{e['surface_mean_mm']:.1f} mm" for e in res.errors)
-        echo(f"    subject {sid} (simulator seed {seed}): {len(res.items)} items from {res.frames} frames "
-             f"in {time.perf_counter() - t0:.1f} s{extra}")
+        echo(f"    subject {job.subject} (simulator seed {job.seed}): {len(res.items)} items from {res.frames} frames "
+             f"in {seconds:.1f} s{extra}")
         for w in res.warnings:
-            echo(f"    warning: {sid}: {w}")
-    summary = {"subjects": s.subjects, "items": s.subjects * s.poses, "mode": s.capture}
+            echo(f"    warning: {job.subject}: {w}")
+    if failed:   # subjects that did finish keep their items; a rerun captures only the others
+        raise ThumanError(f"{len(failed)} of {len(jobs)} subject(s) failed: " + "; ".join(failed))
+    summary = {"subjects": s.subjects, "items": s.subjects * s.poses,
+               "mode": "capture session" if s.capture == "session" else "simulator ground truth (session bypassed)"}
     if errors:   # session on the simulator: how far the captured surfaces lie from the truth
         summary["surface error mm"] = round(sum(e["surface_mean_mm"] for e in errors) / len(errors), 1)
     return summary
-
-
-def _status_printer(subject: str, poses: int, echo: Callable[[str], None], every_s: float = 15.0):
-    """A session status callback that echoes a line every ``every_s`` seconds and at each event
-    (stage change, item saved), so a long capture shows it is alive."""
-    import time
-
-    last = [0.0]
-
-    def on_status(st) -> None:
-        now = time.monotonic()
-        if st.message or now - last[0] >= every_s:
-            last[0] = now
-            echo(f"    {subject}: [{st.stage}] stream {st.time_s:5.1f} s, frame {st.frame_index}, {st.fps:.2f} fps, "
-                 f"coverage {st.coverage:.2f}, items {st.items_saved}/{poses}" + (f"  {st.message}" if st.message else ""))
-    return on_status
 
 
 def stage_synth(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict:

@@ -121,7 +121,9 @@ def collect_report(out: Path, settings) -> ReportData:
     data = ReportData(title="thuman demo: capture, synthesize, train, evaluate, reconstruct",
                       settings={"subjects": settings.subjects, "poses per subject": settings.poses,
                                 "training steps": settings.steps, "seed": settings.seed,
-                                "capture": settings.capture, "toolkit": __version__})
+                                "capture": ("capture session" if settings.capture == "session"
+                                            else "simulator ground truth (session bypassed)"),
+                                "toolkit": __version__})
     for name in STAGE_NAMES:
         m = read_marker(out, name)
         if m is not None:
@@ -130,11 +132,12 @@ def collect_report(out: Path, settings) -> ReportData:
     if settings.capture == "ground-truth":
         data.notices.append(f"Capture: {BYPASS_NOTE}. The items below are the simulator's own clothed meshes, "
                             "body parameters and sensor frames, not the output of tracking and fusion. "
-                            "Run `thuman demo --capture session` to capture them with the capture session.")
+                            "Run `thuman demo` (default --capture session) to capture them with the capture session.")
         data.capture_note = "Simulator ground truth at the instants a capture session would save its items."
     else:
         data.capture_note = ("Captured by the capture session (body tracking, non-rigid fusion, post-processing) "
-                             "on the simulated depth sensor.")
+                             f"on the simulated depth sensor, {settings.interval_s:g} s per prompted pose "
+                             "(the demo's short interval; `thuman capture` keeps the paper's 6 s).")
     data.capture_note += (" Each picture: the RGB frame (cropped to where depth was measured), the textured mesh "
                           "from the camera, the bare geometry from the camera and from the side.")
     data.notices.append(f"The network was trained for {settings.steps} steps on {settings.subjects - 2} subject(s) "

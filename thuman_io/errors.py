@@ -48,3 +48,15 @@ class SourceFault(ThumanError):
 
 class TrainingError(ThumanError):
     """Training cannot go on (a NaN/inf loss, a checkpoint that does not fit the configuration)."""
+
+
+class TrackingLost(ThumanError):
+    """Capture lost the subject mid-session: too few of the frame's depth points lie on it."""
+
+    def __init__(self, message: str, frame_index: int | None = None, subject: str | None = None):
+        self.frame_index = frame_index
+        self.subject = subject
+        self.detail = message
+        who = "" if subject is None else f"subject {subject}: "
+        where = "" if frame_index is None else f"frame {frame_index}: "
+        super().__init__(f"{who}{where}{message}")
