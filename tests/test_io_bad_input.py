@@ -8,20 +8,10 @@ import numpy as np
 import pytest
 
 import thuman_io
-from thuman.cli.main import main
 from thuman_io.exchange import export_mesh
 from thuman_io.testing import make_synthetic_item
+from cli_runner import run_cli
 
-
-def run_cli(argv, capsys):
-    """Run ``thuman ARGV`` in-process; return (exit status, stdout, stderr)."""
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def snapshot(folder):

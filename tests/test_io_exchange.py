@@ -7,21 +7,12 @@ import numpy as np
 import pytest
 
 import thuman_io
-from thuman.cli.main import main
 from thuman_io.errors import InputError, SchemaError
 from thuman_io.exchange import export_mesh, load_mesh, load_smpl_params
 from thuman_io.exchange.smpl_params import read_thuman_release_params
 from thuman_io.testing import make_synthetic_item
+from cli_runner import run_cli
 
-
-def run_cli(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -253,14 +253,12 @@ def _single_sample_renderer_class():
     """
     import pyrender.renderer as prr
 
+    from thuman.synth.render.pyrender_compat import single_sampled_framebuffers
+
     class SingleSampleRenderer(prr.Renderer):
         def _configure_main_framebuffer(self):
-            original = prr.glRenderbufferStorageMultisample
-            prr.glRenderbufferStorageMultisample = lambda target, samples, fmt, w, h: original(target, 0, fmt, w, h)
-            try:
+            with single_sampled_framebuffers():
                 super()._configure_main_framebuffer()
-            finally:
-                prr.glRenderbufferStorageMultisample = original
 
     return SingleSampleRenderer
 

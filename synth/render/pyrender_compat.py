@@ -10,6 +10,7 @@ pyrender uses in ``Mesh.bounds`` and ``Scene.bounds``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -21,4 +22,24 @@ if not hasattr(np, "infty"):
 
 import pyrender  # noqa: E402
 
-__all__ = ["pyrender"]
+
+
+@contextlib.contextmanager
+def single_sampled_framebuffers():
+    """Within the block, pyrender allocates its main framebuffer with one sample per pixel.
+
+    Wrap ``super()._configure_main_framebuffer()`` in a ``pyrender.renderer.Renderer`` subclass:
+    pyrender asks for 4x multisampling, whose depth read-back comes from sample 0 (off the pixel
+    centre) and which costs more than 2x2 supersampling on a CPU rasteriser.
+    """
+    import pyrender.renderer as prr
+
+    original = prr.glRenderbufferStorageMultisample
+    prr.glRenderbufferStorageMultisample = lambda target, samples, fmt, w, h: original(target, 0, fmt, w, h)
+    try:
+        yield
+    finally:
+        prr.glRenderbufferStorageMultisample = original
+
+
+__all__ = ["pyrender", "single_sampled_framebuffers"]

@@ -160,18 +160,16 @@ def _colour_only_renderer_class():
     import pyrender.renderer as prr
     from OpenGL import GL
 
+    from thuman.synth.render.pyrender_compat import single_sampled_framebuffers
+
     class ColourOnlyRenderer(prr.Renderer):
         draw_normals = False
         _normal_rb = None
 
         def _configure_main_framebuffer(self):
             rebuild = self._main_fb is None or self._main_fb_dims != (self.viewport_width, self.viewport_height)
-            original = prr.glRenderbufferStorageMultisample
-            prr.glRenderbufferStorageMultisample = lambda target, samples, fmt, w, h: original(target, 0, fmt, w, h)
-            try:
+            with single_sampled_framebuffers():
                 super()._configure_main_framebuffer()
-            finally:
-                prr.glRenderbufferStorageMultisample = original
             if rebuild:
                 self._normal_rb = GL.glGenRenderbuffers(1)
                 GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, self._normal_rb)
