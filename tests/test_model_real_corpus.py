@@ -1,8 +1,6 @@
 """The model on a tiny corpus made by the real synthesizer (thuman.synth) from generated items."""
 import numpy as np
-import pytest
 
-pytest.importorskip("thuman.synth.pipeline")
 from model_fixtures import one_torch_thread  # noqa: F401  (autouse)
 
 
