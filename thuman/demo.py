@@ -143,8 +143,8 @@ def stage_synth(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict
 
     def on_outcome(o):
         echo(f"    {o.item}: {o.status}" + (f" ({o.samples} views)" if o.samples else ""))
-        for w in o.warnings:
-            echo(f"    warning: {o.item}: {w}")
+        for w in o.warnings:   # the synthesizer's warnings name their item
+            echo(f"    warning: {w}")
 
     report = run_synthesis(out / DATASET, out / CORPUS, config, jobs=1, preview=True, resume=True,
                            on_outcome=on_outcome)
