@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from thuman_io.corpus import TorchCorpusDataset
+
 #: Keys of TorchCorpusDataset items that the network and losses use.
 TENSOR_KEYS = ("rgb", "semantic_map", "normal_map", "mask", "occupancy", "semantic_volume")
 
@@ -72,22 +74,12 @@ def to_device(batch: dict, device) -> dict:
 _RAW_NAMES = ("rgb", "semantic_map", "normal_map", "mask", "occupancy", "semantic_volume")
 
 
-class CompactCorpusDataset:
+class CompactCorpusDataset(TorchCorpusDataset):
     """One split of a corpus whose items are the stored arrays as tensors (decode with
     :func:`decode_batch`): 'rgb', 'semantic_map' (2H, 2W, 3) uint8; 'normal_map' (2H, 2W, 3)
     float16; 'mask' (2H, 2W) uint8; 'occupancy' packed bits uint8; 'semantic_volume' (D, H, W, 3)
-    uint8; 'index'. HDF5 files open lazily in the reading process (each worker its own)."""
-
-    def __init__(self, corpus_dir, split: str = "train", seed: int = 0):
-        from thuman_io.corpus import open_corpus
-
-        self.corpus = open_corpus(corpus_dir)
-        self.grid = self.corpus.grid
-        self.split = split
-        self.indices = self.corpus.split_indices(split, seed)
-
-    def __len__(self) -> int:
-        return len(self.indices)
+    uint8; 'index'. Same split and lazy per-worker HDF5 opening as ``TorchCorpusDataset``; the
+    float conversion happens on the training device instead of in the workers."""
 
     def __getitem__(self, j: int) -> dict:
         i = self.indices[j]
