@@ -6,6 +6,7 @@ tanh) are built where they are used.
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -41,3 +42,20 @@ def levels_for(shape, wanted: int | None, maximum: int = 5) -> int:
     if not divides(n):
         raise ValueError(f"grid {tuple(shape)} is not divisible by 2; use even sizes")
     return n
+
+
+def decode_with_skips(decoder: nn.ModuleList, x: torch.Tensor, skips: list, record: list | None,
+                      name: str) -> torch.Tensor:
+    """The U-Net decoder of H and R (Table 1): each transposed-conv level after the first takes
+    the previous output concatenated with the encoder output of the same resolution.
+
+    x: the bottleneck (B, C, ...); skips: encoder outputs, finest first. ``record`` collects
+    (f"{name}.transconv{k}", shape) per level for the Table 1 shape test.
+    """
+    for i, layer in enumerate(decoder):
+        if i > 0:
+            x = torch.cat([x, skips[-1 - i]], dim=1)
+        x = layer(x)
+        if record is not None:
+            record.append((f"{name}.transconv{i + 1}", tuple(x.shape)))
+    return x

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from thuman.model.blocks import down, up
+from thuman.model.blocks import decode_with_skips, down, up
 
 
 class NormalRefiner(nn.Module):
@@ -38,12 +38,7 @@ class NormalRefiner(nn.Module):
             skips.append(x)
             if record is not None:
                 record.append((f"R.conv{i + 1}", tuple(x.shape)))
-        for i, layer in enumerate(self.decoder):
-            if i > 0:
-                x = torch.cat([x, skips[-1 - i]], dim=1)
-            x = layer(x)
-            if record is not None:
-                record.append((f"R.transconv{i + 1}", tuple(x.shape)))
+        x = decode_with_skips(self.decoder, x, skips, record, "R")
         x = self.head(x)
         if record is not None:
             record.append(("R.conv_tanh", tuple(x.shape)))

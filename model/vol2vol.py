@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from thuman.model.blocks import down, up
+from thuman.model.blocks import decode_with_skips, down, up
 from thuman.model.vft import VFTLayer
 
 
@@ -67,12 +67,7 @@ class Vol2Vol(nn.Module):
         if self.vft_mode == "latent":
             code = self.latent(image_maps[-1])
             x = torch.cat([x, code[:, :, None, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
-        for i, layer in enumerate(self.decoder):
-            if i > 0:
-                x = torch.cat([x, skips[-1 - i]], dim=1)
-            x = layer(x)
-            if record is not None:
-                record.append((f"H.transconv{i + 1}", tuple(x.shape)))
+        x = decode_with_skips(self.decoder, x, skips, record, "H")
         x = self.head(x)
         if record is not None:
             record.append(("H.conv_sigmoid", tuple(x.shape)))
