@@ -1,8 +1,8 @@
 """The pose prompt of stage 2: the reference pose rendered beside the live reconstruction.
 
-Without a display the prompt is written as a PNG image (one per reference pose); a window is not
-implemented (the simulator and headless hosts need none). Images are shaded depth renders by ray
-casting (``thuman.capture.raycast``): pure arrays until :func:`write_prompt_image`.
+Pure arrays until :func:`write_prompt_image`: shaded depth renders by ray casting
+(``thuman.capture.raycast``). Where the prompt goes (a window, PNG images, nowhere) is
+``thuman.capture.prompt_display``'s job.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ fused (geometry and colour) until the body surface's coverage reaches ``coverage
 ``max_turn_s`` passes, with a warning in the result).
 Stage 2 ('imitate'): fusion and texture updates stop; tracking (body and node graph) goes on.
 Every ``interval_s`` seconds a new reference pose is shown (``source.show_prompt`` for the
-simulator, a PNG prompt image always); at the end of each interval the RGB-D frame, the live-pose
+simulator; to the subject through a :class:`thuman.capture.prompt_display.PromptDisplay`: a window
+beside the live reconstruction, PNG images, or nothing); at the end of each interval the RGB-D frame, the live-pose
 surface mesh and its body-model parameters are taken, post-processed and written as a THuman item
 through ``thuman_io.write_item`` (atomic: an interrupted session leaves every saved item whole).
 
@@ -30,7 +31,7 @@ from thuman.capture.evaluation import capture_errors
 from thuman.capture.frames import Frame
 from thuman.capture.fusion import DoubleFusion, FusionConfig
 from thuman.capture.postprocess import PostprocessConfig, postprocess_mesh
-from thuman.capture.prompt import prompt_image, write_prompt_image
+from thuman.capture.prompt_display import ImagePrompts, PromptDisplay
 from thuman_io.errors import SourceFault, TrackingLost
 from thuman_io.item import Item, ItemMeta, RGBDFrame
 
@@ -44,7 +45,8 @@ class SessionConfig:
     min_turn_s / max_turn_s: bounds on stage 1's duration (seconds of stream time).
     first_pose_index: pose index of the first item (``--resume`` continues numbering).
     overwrite: replace existing items with the same index.
-    prompt_dir: where prompt images go (None: none written).
+    prompt_dir: where prompt images go when the session is given no ``prompt_display`` (None:
+    none written).
     device_label: recorded as the items' ``meta.device`` (e.g. 'sim:7').
     """
 
@@ -96,17 +98,23 @@ class SessionResult:
 
 class CaptureSession:
     """Runs one session over a frame source. ``reference_pose(k)`` gives the k-th prompt's (72,)
-    pose; ``on_status`` is called after every frame with a :class:`SessionStatus`."""
+    pose; ``on_status`` is called after every frame with a :class:`SessionStatus`.
+    ``prompt_display`` shows the prompts (default: images in ``config.prompt_dir``, or none); the
+    session updates it after every frame and closes it when the run ends."""
 
     def __init__(self, source, body_model, dataset_dir, config: SessionConfig,
                  reference_pose: Callable[[int], np.ndarray],
-                 on_status: Optional[Callable[[SessionStatus], None]] = None):
+                 on_status: Optional[Callable[[SessionStatus], None]] = None,
+                 prompt_display: Optional[PromptDisplay] = None):
         self.source = source
         self.bm = body_model
         self.dataset_dir = Path(dataset_dir)
         self.cfg = config
         self.reference_pose = reference_pose
         self.on_status = on_status or (lambda s: None)
+        if prompt_display is None:
+            prompt_display = ImagePrompts(config.prompt_dir) if config.prompt_dir is not None else PromptDisplay()
+        self.prompt_display = prompt_display
         # One run seed drives every random choice (point subsets, surface samples).
         self.fusion = DoubleFusion(body_model, replace(config.fusion, seed=config.seed),
                                    replace(config.tracking, seed=config.seed))
@@ -127,6 +135,8 @@ class CaptureSession:
             if e.subject is None:
                 raise TrackingLost(e.detail, e.frame_index, self.cfg.subject) from e
             raise
+        finally:
+            self.prompt_display.close()
         if not result.stop_reason:
             result.stop_reason = "end of stream"
         return result
@@ -172,7 +182,12 @@ class CaptureSession:
                     prompt_t, ref = t, self._prompt(prompt_k, t)
             res = rep.node_residual_m if np.isfinite(rep.node_residual_m) else rep.body_residual_m
             fps = count[frame_stage] / max(busy[frame_stage], 1e-9)
-            self.on_status(SessionStatus(stage, frame.index, t, fps, cov, res, len(result.items), message))
+            status = SessionStatus(stage, frame.index, t, fps, cov, res, len(result.items), message)
+            notice = self.prompt_display.update(self._live_mesh, status)
+            if notice:
+                result.warnings.append(notice)
+                status.message = f"{status.message}; {notice}" if status.message else notice
+            self.on_status(status)
             if result.stop_reason:
                 break
         if stage == "turn":
@@ -186,19 +201,23 @@ class CaptureSession:
         self.coverage.update(body.vertices, n, depth_mm_to_m(frame.depth_mm), frame.K)
 
     def _prompt(self, k: int, t: float) -> np.ndarray:
-        """Show reference pose k: to the source (simulator) and as an image."""
+        """Show reference pose k: to the source (simulator) and on the prompt display."""
         pose = np.asarray(self.reference_pose(k), dtype=np.float32).reshape(72)
         show = getattr(self.source, "show_prompt", None)
         if show is not None:
             show(pose, t)
-        if self.cfg.prompt_dir is not None:
-            betas = self.fusion.canonical.betas
-            ref_v, faces = self.bm.posed_mesh(betas, np.concatenate([np.zeros(3, np.float32), pose[3:]]))
-            live = self.fusion.live_mesh()
-            img = prompt_image((ref_v, faces), (live.vertices, live.faces) if len(live.faces) else None)
-            index = self.cfg.first_pose_index + k
-            write_prompt_image(Path(self.cfg.prompt_dir) / f"prompt_{index:04d}.png", img)
+        # The reference wears the subject's shape, facing the camera (no global rotation).
+        betas = self.fusion.canonical.betas
+        ref_v, faces = self.bm.posed_mesh(betas, np.concatenate([np.zeros(3, np.float32), pose[3:]]))
+        self.prompt_display.show(ref_v, faces, k, self.cfg.poses, t, self.cfg.interval_s,
+                                 self.cfg.first_pose_index + k, live=self._live_mesh)
         return pose
+
+    def _live_mesh(self):
+        """The live reconstruction as (vertices, faces), None while nothing is fused; the
+        displays call it only when they redraw (warping the fused mesh costs)."""
+        live = self.fusion.live_mesh()
+        return (live.vertices, live.faces) if len(live.faces) else None
 
     def _save(self, frame: Frame, k: int, reference: np.ndarray, result: SessionResult) -> Path:
         """Post-process the live mesh and write item ``first_pose_index + k``."""

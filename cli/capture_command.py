@@ -38,10 +38,15 @@ from thuman.cli.common import warn
 @click.option("--seed", default=0, show_default=True, help="Run seed (sim subject and motion, pose prompts).")
 @click.option("--model", "body_model", default="open", show_default=True, help="Body model: 'open' or a SMPL file.")
 @click.option("--device", default="cpu", show_default=True, help="torch device for tracking and fusion.")
-@click.option("--prompts/--no-prompts", default=True, show_default=True,
-              help="Write prompt images to OUT/.prompts/<subject>/.")
+@click.option("--prompt", "prompt_mode", type=click.Choice(["auto", "window", "images", "none"]),
+              default="auto", show_default=True,
+              help="How stage 2 shows each reference pose to the subject: 'window' opens a window (the "
+                   "reference beside the live reconstruction, pose k of N, seconds left) and also writes "
+                   "OUT/.prompts/<subject>/prompt_<pose>.png; 'images' writes the PNGs only; 'auto' is "
+                   "'window' when a display exists ($DISPLAY) and 'images' otherwise; 'none' shows nothing.")
+@click.option("--no-prompts", is_flag=True, help="Same as --prompt none.")
 def capture(subject, source_name, file, poses, interval, out_dir, resume, overwrite, coverage, max_turn,
-            voxel_mm, edge_mm, fps, depth_mode, seed, body_model, device, prompts):
+            voxel_mm, edge_mm, fps, depth_mode, seed, body_model, device, prompt_mode, no_prompts):
     """Capture SUBJECT with one depth camera: turn and fuse, then imitate prompted poses.
 
     Examples:  thuman capture --subject 012 --source sim --poses 3
@@ -51,6 +56,7 @@ def capture(subject, source_name, file, poses, interval, out_dir, resume, overwr
 
     from thuman.capture.fusion import FusionConfig
     from thuman.capture.postprocess import PostprocessConfig
+    from thuman.capture.prompt_display import open_prompt_display
     from thuman.capture.session import CaptureSession, SessionConfig, next_pose_index
     from thuman.capture.sources import open_source
     from thuman_io.body import load_body_model
@@ -70,6 +76,10 @@ def capture(subject, source_name, file, poses, interval, out_dir, resume, overwr
                          "pass --resume to continue its numbering or --overwrite to replace them")
     if overwrite:
         first = 0
+    if no_prompts:
+        if prompt_mode not in ("auto", "none"):
+            raise click.UsageError(f"--no-prompts contradicts --prompt {prompt_mode}")
+        prompt_mode = "none"
     if depth_mode is None:
         depth_mode = "NFOV_2X2BINNED" if source_name == "sim" else "NFOV_UNBINNED"
     opts = {"seed": seed, "depth_mode": depth_mode}
@@ -77,27 +87,31 @@ def capture(subject, source_name, file, poses, interval, out_dir, resume, overwr
         opts["fps"] = fps
     elif source_name == "sim":
         opts["fps"] = 5.0  # stream time, not wall time: a low rate keeps CPU runs short
-    source = open_source(source_name, file, **opts)
-    bm = load_body_model(body_model, device=device)
-    sampler = PoseSampler(load_pose_library("builtin"), np.random.default_rng([seed, first, 0x9A5E]))
-    chosen: dict = {}
-
-    def reference_pose(k):
-        if k not in chosen:
-            chosen[k] = sampler.next()
-        return chosen[k]
-
-    cfg = SessionConfig(subject=subject, poses=poses, interval_s=interval, coverage_target=coverage,
-                        max_turn_s=max_turn, first_pose_index=first, overwrite=overwrite, seed=seed,
-                        prompt_dir=(out / ".prompts" / subject) if prompts else None,
-                        device_label=getattr(source, "device", "") or source_name,
-                        fusion=FusionConfig(voxel_size_m=voxel_mm / 1000.0, device=device, seed=seed),
-                        postprocess=PostprocessConfig(target_edge_m=edge_mm / 1000.0))
+    # The display first: a missing display fails in a second, before the source and model load.
+    display = open_prompt_display(prompt_mode, out / ".prompts" / subject if prompt_mode != "none" else None)
+    click.echo(f"prompts: {display.description}", err=True)
     line = StatusLine(poses)
     try:
+        source = open_source(source_name, file, **opts)
+        bm = load_body_model(body_model, device=device)
+        sampler = PoseSampler(load_pose_library("builtin"), np.random.default_rng([seed, first, 0x9A5E]))
+        chosen: dict = {}
+
+        def reference_pose(k):
+            if k not in chosen:
+                chosen[k] = sampler.next()
+            return chosen[k]
+
+        cfg = SessionConfig(subject=subject, poses=poses, interval_s=interval, coverage_target=coverage,
+                            max_turn_s=max_turn, first_pose_index=first, overwrite=overwrite, seed=seed,
+                            device_label=getattr(source, "device", "") or source_name,
+                            fusion=FusionConfig(voxel_size_m=voxel_mm / 1000.0, device=device, seed=seed),
+                            postprocess=PostprocessConfig(target_edge_m=edge_mm / 1000.0))
         with source:
-            result = CaptureSession(source, bm, out, cfg, reference_pose, on_status=line).run()
+            result = CaptureSession(source, bm, out, cfg, reference_pose, on_status=line,
+                                    prompt_display=display).run()
     finally:
+        display.close()  # also when the source or the model fails to open
         line.close()
     for w in result.warnings:
         warn(w)

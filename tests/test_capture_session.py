@@ -116,7 +116,7 @@ def test_cli_capture_sim_resume_continues_numbering(tmp_path):
     from thuman.cli.main import cli
 
     args = ["capture", "--subject", "012", "--source", "sim", "--poses", "1", "--interval", "1",
-            "--fps", "2", "--coverage", "0.3", "--voxel-mm", "25", "--edge-mm", "30", "--out", str(tmp_path)]
+            "--fps", "2", "--coverage", "0.3", "--voxel-mm", "25", "--edge-mm", "30", "--prompt", "images", "--out", str(tmp_path)]
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, (r.output, r.exception)
     assert (tmp_path / "012" / "0000.h5").exists()
