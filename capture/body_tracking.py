@@ -6,7 +6,7 @@ first frame, the shape beta (DoubleFusion sec. 5, its E_data / E_prior / E_temp 
     E = w_p2pl * mean_i rho(n_v(i) . (p_i - v(i)))^2 / sigma^2           point-to-plane
       + w_p2p  * mean_i rho(|p_i - v(i)|)^2 / sigma^2                    point-to-point (weak)
       + w_prior * |theta_body|^2  + w_shape * |beta|^2                   pose and shape priors
-      + w_temp  * (|theta - theta_prev|^2 + |t - t_prev|^2 / 0.1^2)      temporal smoothing
+      + w_temp  * (|theta - theta_pred|^2 + |t - t_pred|^2 / 0.1^2)      temporal smoothing
       + w_free * sum_v |v - q(v)|^2 / (P sigma^2)                         free space
 
 The free-space term (not in DoubleFusion, whose fused surface constrains the body instead) acts on
@@ -15,6 +15,12 @@ than ``free_space_tol_m``: they are pulled to their nearest depth point q(v). It
 (w_free = 0): on the simulated turn it pulled limbs hidden behind the trunk into it and made the
 joint error worse; the pose prior is kept very weak instead, so that an occluded limb keeps its
 last pose (temporal term) rather than decaying toward the T-pose.
+
+theta_pred, t_pred: the prediction for this frame, the last frame's pose with the root's rotation
+and translation moved on at their last velocity (``motion_prediction``). Without it a subject who
+turns at 35 degrees per second (the paper's slow turn at 5 fps) leaves the fit behind by half the
+step, the lag grows, and the fit falls into the front/back ambiguity of a side view. The root's
+orientation has its own, lower temporal weight (``w_temporal_root``).
 
 p_i are depth points of the frame (capture frame, metres), v(i) the nearest *visible* posed body
 vertex (normal toward the camera) and n_v its normal; correspondences further than
@@ -36,6 +42,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from thuman.capture.visibility import unoccluded
 from thuman_io.item import SMPLParams
 
 
@@ -67,6 +74,25 @@ class BodyState:
 
 
 @dataclass
+class SurfaceTargets:
+    """The outer layer's surface as model points of the body's data term (DoubleFusion's joint
+    tracking, where depth is matched to the fused surface that the body skins, not to the naked
+    body inside the clothes).
+
+    rest_points (S, 3), rest_normals (S, 3): the live fused surface of the predicted pose taken back
+    to the body's rest pose by its own blended skinning (so the node graph's corrections ride along
+    as rest-space offsets), float64 torch. weights (S, 24) float64: their skinning weights.
+    body_mask (V,) bool torch: body vertices still used as model points (those the fused surface
+    does not cover yet, e.g. the back before the turn shows it).
+    """
+
+    rest_points: torch.Tensor
+    rest_normals: torch.Tensor
+    weights: torch.Tensor
+    body_mask: torch.Tensor
+
+
+@dataclass
 class TrackingConfig:
     """Weights and iteration counts of body tracking (defaults tuned on the simulator, CPU).
 
@@ -75,8 +101,13 @@ class TrackingConfig:
     Levenberg-Marquardt steps per frame and on the first frame (which also fits shape); a frame
     stops after ``min_iterations`` once no parameter moves more than ``converged_step`` (radians /
     metres); damping: Marquardt's lambda (relative to the diagonal); fd_step: finite-difference
-    step of the Jacobian; w_*: the weights of the module docstring's energy; free_space_tol_m:
-    how far in front of the measured depth a vertex must be to count as in free space.
+    step of the Jacobian; w_*: the weights of the module docstring's energy (w_temporal_root: the
+    temporal weight of the root's orientation, low because the whole body's points pin it down);
+    free_space_tol_m: how far in front of the measured depth a vertex must be to count as in free
+    space; motion_prediction: the fraction of the root's last motion (rotation and translation per
+    second) carried forward to predict the next frame (0: the last pose is the prediction);
+    occlusion_cell_m / occlusion_tol_m: the z-buffer of ``thuman.capture.visibility`` that keeps
+    hidden model points out of the data term (cell 0: facing the camera is enough).
     """
 
     sigma_m: float = 0.01
@@ -95,6 +126,10 @@ class TrackingConfig:
     w_pose_prior: float = 0.001
     w_shape_prior: float = 0.01
     w_temporal: float = 0.5
+    w_temporal_root: float = 0.05
+    motion_prediction: float = 1.0
+    occlusion_cell_m: float = 0.03
+    occlusion_tol_m: float = 0.05
     seed: int = 0
 
 
@@ -148,6 +183,9 @@ class BodyTracker:
         self.faces = torch.as_tensor(np.asarray(body_model.faces), dtype=torch.long, device=self.device)
         self.num_betas = int(getattr(body_model, "num_betas", 10))
         self.state: Optional[BodyState] = None
+        self._surface: Optional[SurfaceTargets] = None
+        self._K: Optional[np.ndarray] = None
+        self._history: list = []  # (time_s, BodyState) of the last two frames, for the prediction
         self._rng = np.random.default_rng(self.cfg.seed)
         self.parents = np.asarray(getattr(body_model, "parents"), dtype=np.int64)
         self._weights = None  # (V, 24) skinning weights, float64 torch, for the Jacobian
@@ -194,23 +232,50 @@ class BodyTracker:
         return BodyState(betas=np.zeros(self.num_betas, np.float32), global_orient=np.zeros(3, np.float32),
                          body_pose=np.zeros(69, np.float32), transl=transl.astype(np.float32))
 
+    def predict(self, time_s: Optional[float]) -> Optional[BodyState]:
+        """The state expected at ``time_s``: the last one with the root's rotation and translation
+        moved on at their velocity over the last two frames (scaled by ``motion_prediction``;
+        the elapsed-time ratio is clipped to [0, 3] so that a dropped frame or a clock jump cannot
+        throw the prediction far). None before the first frame; the last state when there is no
+        velocity yet or no time is given."""
+        if self.state is None:
+            return None
+        if time_s is None or len(self._history) < 2 or self.cfg.motion_prediction <= 0:
+            return self.state
+        (t0, s0), (t1, s1) = self._history
+        if not t1 > t0:
+            return self.state
+        from scipy.spatial.transform import Rotation
+
+        k = self.cfg.motion_prediction * float(np.clip((time_s - t1) / (t1 - t0), 0.0, 3.0))
+        r0, r1 = Rotation.from_rotvec(s0.global_orient), Rotation.from_rotvec(s1.global_orient)
+        step = Rotation.from_rotvec((r1 * r0.inv()).as_rotvec() * k)
+        orient = (step * r1).as_rotvec().astype(np.float32)
+        transl = (s1.transl + k * (s1.transl - s0.transl)).astype(np.float32)
+        return BodyState(betas=s1.betas, global_orient=orient, body_pose=s1.body_pose, transl=transl)
+
     def track(self, points: np.ndarray, iterations: Optional[int] = None,
               fit_shape: Optional[bool] = None, init: Optional[BodyState] = None,
-              depth_m: Optional[np.ndarray] = None, K: Optional[np.ndarray] = None) -> BodyState:
+              depth_m: Optional[np.ndarray] = None, K: Optional[np.ndarray] = None,
+              time_s: Optional[float] = None, surface: Optional[SurfaceTargets] = None) -> BodyState:
         """Fit the body to one frame's depth points.
 
         points: (P, 3) float32 metres, capture frame (the subject's points only).
         depth_m (H, W) metres and K (3, 3): the frame's depth image, for the free-space term
         (omitted when not given).
         iterations / fit_shape: override the defaults (first frame: first_iterations, shape on).
-        init: a starting state (default: the previous frame's, else :meth:`initial_state`).
+        init: a starting state (default: the prediction from the previous frames, else
+        :meth:`initial_state`). time_s: the frame's time (seconds), for the prediction.
+        surface: the fused surface as model points (not with shape fitting, which needs the body).
         Returns the new state (also kept as ``self.state``).
         """
         cfg = self.cfg
         first = self.state is None and init is None
-        prev = init or self.state or self.initial_state(points)
+        prev = init or self.predict(time_s) or self.initial_state(points)
         iterations = iterations or (cfg.first_iterations if first else cfg.iterations)
         fit_shape = first if fit_shape is None else fit_shape
+        self._surface = None if fit_shape else surface
+        self._K = None if K is None else np.asarray(K, np.float64)
         pts = torch.as_tensor(self.subsample(points), dtype=torch.float32, device=self.device)
         # Not on the first frame: the rest-pose guess lies mostly in free space, and pulling it to the
         # nearest points would fold the limbs into the trunk.
@@ -245,6 +310,7 @@ class BodyTracker:
                                transl=transl.cpu().numpy().astype(np.float32),
                                vertices=verts.cpu().numpy().astype(np.float32),
                                joints=joints.cpu().numpy().astype(np.float32), residual_m=residual)
+        self._history = (self._history + [(time_s, self.state)])[-2:] if time_s is not None else []
         return self.state
 
     def _shape_jacobian(self, x: torch.Tensor, ids: torch.Tensor, eps: float) -> torch.Tensor:
@@ -259,17 +325,27 @@ class BodyTracker:
                                       transl=xs[:, 72:75]).vertices[:, ids].double()
         return ((v[1:] - v[0][None]) / eps).permute(1, 2, 0)
 
+    def _model_points(self, betas: torch.Tensor):
+        """Rest positions (V + S, 3) and skinning weights (V + S, 24), float64: the body's vertices,
+        then the surface targets' points when there are any."""
+        rest_v, _ = self.rest(betas.float().cpu().numpy())
+        if self._surface is None:
+            return rest_v, self._weights
+        return (torch.cat([rest_v, self._surface.rest_points]), torch.cat([self._weights, self._surface.weights]))
+
     def _pose_jacobian(self, x: torch.Tensor, betas: torch.Tensor, ids: torch.Tensor, eps: float) -> torch.Tensor:
-        """(U, 3, n) Jacobian of vertices ``ids`` w.r.t. pose and translation (shape fixed), by
-        finite differences of linear blend skinning restricted to those vertices (the body model's
-        pose blend shapes are left out of the Jacobian only; residuals use the full model)."""
-        rest_v, rest_j = self.rest(betas.float().cpu().numpy())
+        """(U, 3, n) Jacobian of model points ``ids`` (:meth:`_model_points`) w.r.t. pose and
+        translation (shape fixed), by finite differences of linear blend skinning restricted to
+        those points (the body model's pose blend shapes are left out of the Jacobian only;
+        residuals use the full model)."""
+        _, rest_j = self.rest(betas.float().cpu().numpy())
+        rest_p, weights = self._model_points(betas)
         xs = x[None, :72].repeat(73, 1)
         xs[1 + torch.arange(72), torch.arange(72)] += eps
         from thuman.capture.warp import rest_to_posed_batch, skin_vertices
 
         a = rest_to_posed_batch(rest_j, self.parents, xs)
-        v = skin_vertices(rest_v[ids], self._weights[ids], a)         # (73, U, 3)
+        v = skin_vertices(rest_p[ids], weights[ids], a)               # (73, U, 3)
         jac = torch.zeros(len(ids), 3, len(x), dtype=torch.float64, device=x.device)
         jac[:, :, :72] = ((v[1:] - v[0][None]) / eps).permute(1, 2, 0)
         jac[:, :, 72:75] = torch.eye(3, dtype=torch.float64, device=x.device)
@@ -286,8 +362,24 @@ class BodyTracker:
             base = self.posed(betas_cur.float(), xf[:3], xf[3:72], xf[72:75])[0].double()
         verts = base.float()
         normals = vertex_normals(verts, self.faces)
-        visible = torch.nonzero((normals * (-verts)).sum(-1) > 0).squeeze(1)
-        d, j = nearest(pts, verts[visible])
+        facing = (normals * (-verts)).sum(-1) > 0
+        body_visible = torch.nonzero(facing).squeeze(1)
+        if self._surface is not None:
+            # Model points: the body where the fused surface does not cover it, and the surface.
+            sp, sn = self._surface_live(x, betas_cur)
+            used = torch.cat([self._surface.body_mask, torch.ones(len(sp), dtype=torch.bool, device=sp.device)])
+            base = torch.cat([base, sp])
+            normals = torch.cat([normals.double(), sn])
+            facing = torch.cat([facing, (sn * (-sp)).sum(-1) > 0]) & used
+        else:
+            used = torch.ones_like(facing)
+        seen = facing.clone()
+        if self._K is not None and cfg.occlusion_cell_m > 0:
+            # Facing the camera is not enough: a limb behind the trunk must not take the trunk's points.
+            ids = torch.nonzero(used).squeeze(1)
+            seen[ids] &= unoccluded(base[ids], self._K, cfg.occlusion_cell_m, cfg.occlusion_tol_m)
+        visible = torch.nonzero(seen).squeeze(1)
+        d, j = nearest(pts, base[visible].float())
         keep = d < max_dist
         if int(keep.sum()) < 20:
             return x, float("nan")
@@ -295,8 +387,8 @@ class BodyTracker:
         p = pts[keep].double()
         nrm = normals[idx].double()
         diff = base[idx] - p                                     # (P, 3)
-        free, q = self._free_space(verts[visible], pts) if use_free else (visible[:0], verts[:0])
-        free = visible[free]
+        free, q = self._free_space(verts[body_visible], pts) if use_free else (body_visible[:0], verts[:0])
+        free = body_visible[free]
         all_ids = torch.cat([idx, free])
         uniq, inv = torch.unique(all_ids, return_inverse=True)
         jac = self._pose_jacobian(x, betas_cur, uniq, cfg.fd_step)
@@ -325,6 +417,7 @@ class BodyTracker:
         res.append(prior_w * x)
         if temporal:
             tw = torch.full((n,), cfg.w_temporal ** 0.5, dtype=torch.float64, device=x.device)
+            tw[:3] = cfg.w_temporal_root ** 0.5
             tw[72:75] /= 0.1  # translation in units of 10 cm
             rows.append(eye * tw[:, None])
             res.append(tw * (x - x_prev))
@@ -342,6 +435,18 @@ class BodyTracker:
             x[active] += delta
         rms = float((nrm * diff).sum(-1).pow(2).mean().sqrt())
         return x, rms
+
+    def _surface_live(self, x: torch.Tensor, betas: torch.Tensor):
+        """The surface targets posed by x: positions (S, 3) and unit normals (S, 3), float64."""
+        from thuman.capture.warp import rest_to_posed_batch, skin_vertices
+
+        _, rest_j = self.rest(betas.float().cpu().numpy())
+        surf = self._surface
+        a = rest_to_posed_batch(rest_j, self.parents, x[None, :72])
+        pos = skin_vertices(surf.rest_points, surf.weights, a)[0] + x[72:75]
+        rot = torch.einsum("sj,jab->sab", surf.weights, a[0, :, :3, :3])
+        n = (rot @ surf.rest_normals[:, :, None])[..., 0]
+        return pos, n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
     def _free_space(self, verts: torch.Tensor, pts: torch.Tensor):
         """Which of the visible vertices (M, 3) lie in observed free space, and their nearest depth

@@ -27,7 +27,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from thuman.capture.body_tracking import BodyState, BodyTracker, TrackingConfig, nearest, vertex_normals
+from thuman.capture.body_tracking import (BodyState, BodyTracker, SurfaceTargets, TrackingConfig, nearest,
+                                         vertex_normals)
 from thuman.capture.camera import backproject, cv_to_capture, depth_mm_to_m
 from thuman.capture.frames import Frame
 from thuman.capture.node_graph import (NodeGraph, arap_energy, build_graph, node_transforms, point_weights,
@@ -35,7 +36,7 @@ from thuman.capture.node_graph import (NodeGraph, arap_energy, build_graph, node
 from thuman.capture.optim import Adam
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
 from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf
-from thuman.capture.warp import body_skinning_weights, canonical_to_live
+from thuman.capture.warp import body_skinning_weights, canonical_to_live, rest_to_posed
 from thuman_io.errors import TrackingLost
 
 
@@ -50,6 +51,10 @@ class FusionConfig:
     data term in units of ``sigma_m``^2). surface_samples: canonical surface points the node
     data term uses. mesh_every: frames between re-extractions of the fused surface (stage 1).
     shape_every / shape_iterations: body-shape refinement from the fused surface (0 = off).
+    track_surface: when the body's pose is fitted against the fused surface (skinned by the body,
+    with the node corrections) instead of the naked body, which clothing biases: 'fusing' (stage
+    1, once a surface exists), 'always', or 'never'; ``surface_cover_m``: body vertices further than this from the fused surface stay
+    model points (parts not seen yet).
     subject_margin_m: depth points further than this from the predicted body are background.
     max_depth_m: depth beyond this is ignored.
     """
@@ -68,6 +73,8 @@ class FusionConfig:
     mesh_every: int = 10
     shape_every: int = 20
     shape_iterations: int = 15
+    track_surface: str = "fusing"
+    surface_cover_m: float = 0.03
     subject_margin_m: float = 0.25
     max_depth_m: float = 4.0
     device: str = "cpu"
@@ -111,6 +118,7 @@ class DoubleFusion:
         self._mesh_dirty = True
         self._joint_maps: Optional[torch.Tensor] = None
         self._node_maps: Optional[torch.Tensor] = None
+        self._surf_fused = False
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -157,7 +165,9 @@ class DoubleFusion:
             raise TrackingLost(f"only {len(pts)} depth points on the subject (50 needed): the subject left "
                                "the view or tracking lost it; keep the whole body in view 1.5-3 m from the "
                                "camera and start the capture again", frame_index=frame.index)
-        body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.K)
+        time_s = frame.timestamp_us * 1e-6
+        body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.K, time_s=time_s,
+                                  surface=self._surface_targets(time_s, fuse))
         if self.canonical is None:
             self._start(body)
         self._joint_maps = self._joint_transforms(body)
@@ -226,6 +236,33 @@ class DoubleFusion:
         self.tracker.state.betas = nb.copy()
 
     # -- internals ----------------------------------------------------------------------------
+    def _surface_targets(self, time_s: float, fusing: bool) -> Optional[SurfaceTargets]:
+        """The fused surface as the body tracker's model points (DoubleFusion's joint tracking,
+        alternated): warped to the predicted pose with the current node corrections, then taken
+        back to the rest pose by each point's blended skinning. None before a fused surface exists."""
+        mode = self.cfg.track_surface
+        if mode not in ("fusing", "always", "never"):
+            raise ValueError(f"FusionConfig.track_surface must be 'fusing', 'always' or 'never', not {mode!r}")
+        if not self._surf_fused or mode == "never" or (mode == "fusing" and not fusing):
+            return None
+        pred = self.tracker.predict(time_s)
+        g = self.graph
+        with torch.no_grad():
+            maps = node_transforms(g, self._joint_transforms(pred))
+            live = warp_points(maps, self._surf_idx, self._surf_w, self._surf).double()
+            live_n = warp_normals(maps, self._surf_idx, self._surf_w, self._surf_n).double()
+            w = torch.einsum("pk,pkj->pj", self._surf_w, g.skin[self._surf_idx]).double()
+            w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
+            _, rest_j = self.tracker.rest(pred.betas)
+            a = rest_to_posed(rest_j, self.parents, torch.as_tensor(pred.full_pose, dtype=torch.float64,
+                                                                     device=self.device))
+            m = torch.einsum("pj,jab->pab", w, a[:, :3, :])
+            t = torch.as_tensor(pred.transl, dtype=torch.float64, device=self.device)
+            rest_p = torch.linalg.solve(m[:, :, :3], (live - t - m[:, :, 3])[:, :, None])[..., 0]
+            rest_n = (m[:, :, :3].transpose(1, 2) @ live_n[:, :, None])[..., 0]
+            rest_n = rest_n / rest_n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        return SurfaceTargets(rest_points=rest_p, rest_normals=rest_n, weights=w, body_mask=self._body_uncovered)
+
     def _start(self, body: BodyState) -> None:
         """First frame: fix the canonical frame, create the volume, the band and the node graph."""
         cfg = self.cfg
@@ -245,6 +282,8 @@ class DoubleFusion:
         self._vox_idx, self._vox_w = point_weights(self.graph, self._vox_centres)
         self._set_surface(v, vertex_normals(torch.as_tensor(v, device=self.device), self.faces).cpu().numpy())
         self.frames_fused = 0
+        self._surf_fused = False  # the node data term's samples are the body's until a surface is fused
+        self._body_uncovered = None
 
     def _rest(self, betas):
         z = torch.zeros
@@ -288,6 +327,11 @@ class DoubleFusion:
                 self._vox_idx, self._vox_w = point_weights(self.graph, self._vox_centres)
                 self._node_maps = node_transforms(self.graph, self._joint_maps).detach()
         self._set_surface(m.vertices, n.cpu().numpy())
+        from scipy.spatial import cKDTree
+
+        d, _ = cKDTree(m.vertices).query(self.canonical.vertices, k=1)
+        self._body_uncovered = torch.as_tensor(d > self.cfg.surface_cover_m, device=self.device)
+        self._surf_fused = True
 
     def _fit_nodes(self, pts_np: np.ndarray) -> float:
         """Outer layer: Adam on the node corrections (point-to-plane + ARAP + bind)."""

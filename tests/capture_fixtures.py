@@ -58,3 +58,16 @@ class TurningBodySource(FrameSource):
                       depth_mm=np.round(depth * 1000).astype(np.uint16), K=self.K, ground_truth=gt)
         self.i += 1
         return frame
+
+
+def session_config(subject, **kw):
+    """A small, fast SessionConfig for the session tests (coarse voxels, short intervals)."""
+    from thuman.capture.fusion import FusionConfig
+    from thuman.capture.postprocess import PostprocessConfig
+    from thuman.capture.session import SessionConfig
+
+    base = dict(subject=subject, poses=2, interval_s=1.0, coverage_target=0.5, max_turn_s=3.0,
+                fusion=FusionConfig(voxel_size_m=0.025, mesh_every=4, shape_every=4),
+                postprocess=PostprocessConfig(poisson_depth=6, target_edge_m=0.04, remesh_iterations=1))
+    base.update(kw)
+    return SessionConfig(**base)

@@ -72,7 +72,8 @@ def test_double_fusion_cuda_tracks_like_cpu():
     joints, errors = {}, {}
     for dev in ("cpu", "cuda"):
         bm = load_body_model("open", device=dev)
-        fus = DoubleFusion(bm, FusionConfig(voxel_size_m=0.02, device=dev))
+        # mesh_every=3: the fused surface becomes the body's model points from frame 4 on.
+        fus = DoubleFusion(bm, FusionConfig(voxel_size_m=0.02, device=dev, mesh_every=3))
         fus.planes = []  # no room in these frames
         for i in range(6):
             pose = np.zeros((1, 72), np.float32)
@@ -86,5 +87,17 @@ def test_double_fusion_cuda_tracks_like_cpu():
         joints[dev] = fus.body.joints
         errors[dev] = np.linalg.norm(fus.body.joints - out.joints[0], axis=1).mean()
         assert len(fus.live_mesh().faces) > 1000
+        assert fus._surf_fused
     assert errors["cuda"] < 0.03 and errors["cpu"] < 0.03, errors
     assert np.abs(joints["cpu"] - joints["cuda"]).max() < 0.02
+
+
+def test_visibility_cuda_matches_cpu():
+    from thuman.capture.visibility import unoccluded
+
+    rng = np.random.default_rng(0)
+    pts = np.concatenate([rng.uniform([-0.3, -0.8, -2.1], [0.3, 0.8, -2.0], (5000, 3)),
+                          rng.uniform([-0.5, -0.2, -2.4], [0.5, 0.2, -2.2], (5000, 3))])
+    cpu = unoccluded(torch.as_tensor(pts), _K())
+    cuda = unoccluded(torch.as_tensor(pts, device="cuda"), _K()).cpu()
+    assert torch.equal(cpu, cuda) and 0 < int(cpu.sum()) < len(pts)

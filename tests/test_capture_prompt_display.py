@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from capture_fixtures import TurningBodySource
+from capture_fixtures import TurningBodySource, session_config
 from cli_runner import run_cli
 
 
@@ -188,18 +188,6 @@ def test_cli_prompt_window_without_display_fails_in_one_line(no_display, tmp_pat
     assert code == 0 and "--prompt [auto|window|images|none]" in out
 
 
-def _config(subject, **kw):
-    from thuman.capture.fusion import FusionConfig
-    from thuman.capture.postprocess import PostprocessConfig
-    from thuman.capture.session import SessionConfig
-
-    base = dict(subject=subject, poses=2, interval_s=1.0, coverage_target=0.5, max_turn_s=3.0,
-                fusion=FusionConfig(voxel_size_m=0.025, mesh_every=4, shape_every=4),
-                postprocess=PostprocessConfig(poisson_depth=6, target_edge_m=0.04, remesh_iterations=1))
-    base.update(kw)
-    return SessionConfig(**base)
-
-
 POSES = [_pose(18, 1, -1.0), _pose(16, 2, 0.3)]
 
 
@@ -211,7 +199,7 @@ def test_session_with_window_runs_to_the_end_updating_it(display, bm, tmp_path):
     win = PromptWindow(images=ImagePrompts(tmp_path / "prompts"), min_wall_s=0.0)
     headlines = []
     src = TurningBodySource(bm, fps=3, turn_s=3.0, total_s=12.0, turn_rad=np.pi)
-    res = CaptureSession(src, bm, tmp_path, _config("012"), lambda k: POSES[k],
+    res = CaptureSession(src, bm, tmp_path, session_config("012"), lambda k: POSES[k],
                          on_status=lambda s: headlines.append(win.headline.cget("text")),
                          prompt_display=win).run()
     assert res.stop_reason == "done" and len(res.items) == 2 and not res.warnings
@@ -242,7 +230,7 @@ def test_user_closing_the_window_does_not_stop_the_capture(display, bm, tmp_path
             win.root.destroy()  # as the window manager does when the user closes it
 
     src = TurningBodySource(bm, fps=3, turn_s=3.0, total_s=12.0, turn_rad=np.pi)
-    res = CaptureSession(src, bm, tmp_path, _config("013"), lambda k: POSES[k], on_status=on_status,
+    res = CaptureSession(src, bm, tmp_path, session_config("013"), lambda k: POSES[k], on_status=on_status,
                          prompt_display=win).run()
     assert res.stop_reason == "done" and [p.name for p in res.items] == ["0000.h5", "0001.h5"]
     assert all(thuman_io.validate_item(p) == [] for p in res.items)

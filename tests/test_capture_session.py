@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from capture_fixtures import TurningBodySource
+from capture_fixtures import TurningBodySource, session_config
 
 
 @pytest.fixture(scope="module")
@@ -12,18 +12,6 @@ def bm():
     from thuman_io.body import load_body_model
 
     return load_body_model("open")
-
-
-def _config(subject, **kw):
-    from thuman.capture.fusion import FusionConfig
-    from thuman.capture.postprocess import PostprocessConfig
-    from thuman.capture.session import SessionConfig
-
-    base = dict(subject=subject, poses=2, interval_s=1.0, coverage_target=0.5, max_turn_s=3.0,
-                fusion=FusionConfig(voxel_size_m=0.025, mesh_every=4, shape_every=4),
-                postprocess=PostprocessConfig(poisson_depth=6, target_edge_m=0.04, remesh_iterations=1))
-    base.update(kw)
-    return SessionConfig(**base)
 
 
 POSES = [np.zeros(72, np.float32), np.zeros(72, np.float32)]
@@ -37,7 +25,7 @@ def test_session_writes_valid_items_with_reference_pose_and_steps(bm, tmp_path):
 
     src = TurningBodySource(bm, fps=3, turn_s=3.0, total_s=12.0, turn_rad=np.pi)
     statuses = []
-    cfg = _config("012", prompt_dir=tmp_path / ".prompts" / "012")
+    cfg = session_config("012", prompt_dir=tmp_path / ".prompts" / "012")
     res = CaptureSession(src, bm, tmp_path, cfg, lambda k: POSES[k], on_status=statuses.append).run()
     assert res.stop_reason == "done" and len(res.items) == 2
     assert [p.name for p in res.items] == ["0000.h5", "0001.h5"]
@@ -86,7 +74,7 @@ def test_interrupt_and_fault_keep_saved_items(bm, tmp_path, error, reason):
     err = error if error is not None else SourceFault("simulated sensor unplugged", frame_index=11)
     # Stage 1 ends after 2 frames (coverage 0.3); pose 0 is saved at frame 5; stop at frame 7.
     src = _Interrupting(bm, 7, err, fps=3, turn_s=3.0, total_s=30.0, turn_rad=np.pi)
-    cfg = _config("007", poses=3, coverage_target=0.3, fusion=_config("x").fusion)
+    cfg = session_config("007", poses=3, coverage_target=0.3, fusion=session_config("x").fusion)
     res = CaptureSession(src, bm, tmp_path, cfg, lambda k: POSES[k % 2]).run()
     assert res.stop_reason.startswith(reason)
     assert len(res.items) >= 1
@@ -150,7 +138,7 @@ def test_losing_the_subject_raises_tracking_lost_naming_subject_and_frame(bm, tm
     from thuman_io.errors import ThumanError, TrackingLost
 
     src = _SubjectLeaves(bm, leave_at=2, fps=3, turn_s=3.0, total_s=12.0)
-    session = CaptureSession(src, bm, tmp_path, _config("007"), lambda k: POSES[k])
+    session = CaptureSession(src, bm, tmp_path, session_config("007"), lambda k: POSES[k])
     with pytest.raises(TrackingLost) as info:
         session.run()
     assert isinstance(info.value, ThumanError)
