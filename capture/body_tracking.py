@@ -22,8 +22,10 @@ turns at 35 degrees per second (the paper's slow turn at 5 fps) leaves the fit b
 step, the lag grows, and the fit falls into the front/back ambiguity of a side view. The root's
 orientation has its own, lower temporal weight (``w_temporal_root``).
 
-p_i are depth points of the frame (capture frame, metres), v(i) the nearest *visible* posed body
-vertex (normal toward the camera) and n_v its normal; correspondences further than
+p_i are depth points of the frame (capture frame, metres), v(i) the nearest *visible* model point
+(the posed body's vertices, or the fused surface skinned by the body: ``SurfaceTargets``; visible:
+facing the camera and not hidden behind other model points, ``thuman.capture.visibility``) and n_v
+its normal; correspondences further than
 ``max_corr_dist_m`` are dropped (rho is that trimming). Simplified from DoubleFusion: the pose
 prior is a zero-mean Gaussian, not a mixture; the solver is Levenberg-Marquardt (damped
 Gauss-Newton) with correspondences re-found at each step (ICP style), and the Jacobian of the
@@ -438,15 +440,13 @@ class BodyTracker:
 
     def _surface_live(self, x: torch.Tensor, betas: torch.Tensor):
         """The surface targets posed by x: positions (S, 3) and unit normals (S, 3), float64."""
-        from thuman.capture.warp import rest_to_posed_batch, skin_vertices
+        from thuman.capture.warp import apply, blend, rest_to_posed
 
         _, rest_j = self.rest(betas.float().cpu().numpy())
         surf = self._surface
-        a = rest_to_posed_batch(rest_j, self.parents, x[None, :72])
-        pos = skin_vertices(surf.rest_points, surf.weights, a)[0] + x[72:75]
-        rot = torch.einsum("sj,jab->sab", surf.weights, a[0, :, :3, :3])
-        n = (rot @ surf.rest_normals[:, :, None])[..., 0]
-        return pos, n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        m = blend(rest_to_posed(rest_j, self.parents, x[:72]), surf.weights)   # (S, 3, 4)
+        n = (m[:, :, :3] @ surf.rest_normals[:, :, None])[..., 0]
+        return apply(m, surf.rest_points) + x[72:75], n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
     def _free_space(self, verts: torch.Tensor, pts: torch.Tensor):
         """Which of the visible vertices (M, 3) lie in observed free space, and their nearest depth

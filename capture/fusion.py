@@ -36,7 +36,7 @@ from thuman.capture.node_graph import (NodeGraph, arap_energy, build_graph, node
 from thuman.capture.optim import Adam
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
 from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf
-from thuman.capture.warp import body_skinning_weights, canonical_to_live, rest_to_posed
+from thuman.capture.warp import blend, body_skinning_weights, canonical_to_live, rest_to_posed
 from thuman_io.errors import TrackingLost
 
 
@@ -53,8 +53,8 @@ class FusionConfig:
     shape_every / shape_iterations: body-shape refinement from the fused surface (0 = off).
     track_surface: when the body's pose is fitted against the fused surface (skinned by the body,
     with the node corrections) instead of the naked body, which clothing biases: 'fusing' (stage
-    1, once a surface exists), 'always', or 'never'; ``surface_cover_m``: body vertices further than this from the fused surface stay
-    model points (parts not seen yet).
+    1, once a surface exists), 'always', or 'never'. surface_cover_m: body vertices further than
+    this from the fused surface stay model points (parts not seen yet).
     subject_margin_m: depth points further than this from the predicted body are background.
     max_depth_m: depth beyond this is ignored.
     """
@@ -102,6 +102,9 @@ class DoubleFusion:
     def __init__(self, body_model, config: FusionConfig | None = None,
                  tracking: TrackingConfig | None = None):
         self.cfg = config or FusionConfig()
+        if self.cfg.track_surface not in ("fusing", "always", "never"):
+            raise ValueError(f"FusionConfig.track_surface must be 'fusing', 'always' or 'never', "
+                             f"not {self.cfg.track_surface!r}")
         self.device = torch.device(self.cfg.device)
         self.bm = body_model
         self.tracker = BodyTracker(body_model, tracking or TrackingConfig(seed=self.cfg.seed), self.device)
@@ -118,7 +121,8 @@ class DoubleFusion:
         self._mesh_dirty = True
         self._joint_maps: Optional[torch.Tensor] = None
         self._node_maps: Optional[torch.Tensor] = None
-        self._surf_fused = False
+        self._surf_fused = False  # the node data term's samples are the body's until a surface is fused
+        self._body_uncovered: Optional[torch.Tensor] = None  # (V,) bool, set with the fused surface
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -241,8 +245,6 @@ class DoubleFusion:
         alternated): warped to the predicted pose with the current node corrections, then taken
         back to the rest pose by each point's blended skinning. None before a fused surface exists."""
         mode = self.cfg.track_surface
-        if mode not in ("fusing", "always", "never"):
-            raise ValueError(f"FusionConfig.track_surface must be 'fusing', 'always' or 'never', not {mode!r}")
         if not self._surf_fused or mode == "never" or (mode == "fusing" and not fusing):
             return None
         pred = self.tracker.predict(time_s)
@@ -254,9 +256,8 @@ class DoubleFusion:
             w = torch.einsum("pk,pkj->pj", self._surf_w, g.skin[self._surf_idx]).double()
             w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
             _, rest_j = self.tracker.rest(pred.betas)
-            a = rest_to_posed(rest_j, self.parents, torch.as_tensor(pred.full_pose, dtype=torch.float64,
-                                                                     device=self.device))
-            m = torch.einsum("pj,jab->pab", w, a[:, :3, :])
+            m = blend(rest_to_posed(rest_j, self.parents, torch.as_tensor(pred.full_pose, dtype=torch.float64,
+                                                                          device=self.device)), w)
             t = torch.as_tensor(pred.transl, dtype=torch.float64, device=self.device)
             rest_p = torch.linalg.solve(m[:, :, :3], (live - t - m[:, :, 3])[:, :, None])[..., 0]
             rest_n = (m[:, :, :3].transpose(1, 2) @ live_n[:, :, None])[..., 0]
@@ -282,8 +283,6 @@ class DoubleFusion:
         self._vox_idx, self._vox_w = point_weights(self.graph, self._vox_centres)
         self._set_surface(v, vertex_normals(torch.as_tensor(v, device=self.device), self.faces).cpu().numpy())
         self.frames_fused = 0
-        self._surf_fused = False  # the node data term's samples are the body's until a surface is fused
-        self._body_uncovered = None
 
     def _rest(self, betas):
         z = torch.zeros

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from thuman.capture.prompt_display import PROMPT_MODES
 from thuman.cli.common import warn
 
 
@@ -38,7 +39,7 @@ from thuman.cli.common import warn
 @click.option("--seed", default=0, show_default=True, help="Run seed (sim subject and motion, pose prompts).")
 @click.option("--model", "body_model", default="open", show_default=True, help="Body model: 'open' or a SMPL file.")
 @click.option("--device", default="cpu", show_default=True, help="torch device for tracking and fusion.")
-@click.option("--prompt", "prompt_mode", type=click.Choice(["auto", "window", "images", "none"]),
+@click.option("--prompt", "prompt_mode", type=click.Choice(PROMPT_MODES),
               default="auto", show_default=True,
               help="How stage 2 shows each reference pose to the subject: 'window' opens a window (the "
                    "reference beside the live reconstruction, pose k of N, seconds left) and also writes "
