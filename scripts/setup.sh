@@ -34,3 +34,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   touch "$stamp"
 fi
 echo "setup: ready ($VENV)"
+
+# Second environments that some tests need (an SDK that wants numpy < 2, an older h5py): each
+# scripts/setup.d/NAME.sh creates .venv-NAME (idempotent) and installs its own Debian packages.
+# tests/second_envs.py finds them; under CI a missing one fails its tests instead of skipping.
+for extra in scripts/setup.d/*.sh; do
+  [ -e "$extra" ] || continue
+  bash "$extra"
+done
