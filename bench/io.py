@@ -4,7 +4,7 @@ Generates N synthetic items (thuman_io.testing), writes them with thuman_io.writ
 peer measured in the same run, writes the same arrays as uncompressed .npz files (numpy's own
 format, read lazily per array). Then reads every item once in a random order and prints items/s
 and the ratio to the peer. The files were just written, so reads come from the OS page cache:
-this measures decoding (checksums, lzf), not the disk. Prints figures; asserts nothing.
+this measures decoding (checksums, gzip), not the disk. Prints figures; asserts nothing.
 
     python bench/io.py [--items 200] [--vertices 30000] [--frame 576x640] [--repeats 2]
 """

@@ -142,3 +142,20 @@ def import_(mesh, params, dataset: Path, subject, pose, release, body_model, mod
 
     path = import_mesh_item(mesh, params, dataset, subject, pose, overwrite=overwrite, model=model, gender=gender)
     click.echo(f"wrote {path}")
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def migrate(path: Path):
+    """Rewrite items of older schema versions (an item, a subject folder or a dataset) in the
+    current one, which HDF5 1.10 tools and older h5py read. Items already current are left alone.
+    Exit 1 if an item could not be migrated (it is left as it was)."""
+    from thuman_io.migrate import migrate_path
+
+    report = migrate_path(path, progress=lambda it: progress(it, desc="migrate", unit="item"))
+    for line in report.failed:
+        click.echo(line, err=True)
+    click.echo(f"migrate: {len(report.migrated)} items rewritten, {len(report.current)} already current, "
+               f"{len(report.failed)} failed")
+    if report.failed:
+        sys.exit(1)

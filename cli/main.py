@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("thuman.cli.dataset_commands", "validate", "Check items or a dataset against the schema."),
     "export": ("thuman.cli.dataset_commands", "export", "Write an item's mesh (and SMPL body) as OBJ/PLY/GLB."),
     "import": ("thuman.cli.dataset_commands", "import_", "Build THuman items from meshes + SMPL parameters."),
+    "migrate": ("thuman.cli.dataset_commands", "migrate", "Rewrite items of older schema versions in the current one."),
     "body": ("thuman.cli.body_commands", "body", "Body models: export a posed body, list the pose library."),
     "record": ("thuman.cli.record_command", "record", "Record RGB-D frames from a camera, a recording or the simulator."),
     "capture": ("thuman.cli.capture_command", "capture", "Capture a subject into THuman items (DoubleFusion-style session)."),

@@ -9,7 +9,8 @@ PY=${PYTHON:-python3}
 
 # libusb for open3d; EGL + Mesa for headless pyrender (PYOPENGL_PLATFORM=egl); libgomp for torch;
 # chromium to render the demo report headless in its test; xvfb for the capture prompt window's test.
-APT_PACKAGES="libusb-1.0-0 libegl1 libgl1 libgles2 libegl-mesa0 libgl1-mesa-dri libgomp1 chromium xvfb"
+# hdf5-tools: Debian's h5dump 1.10, which tests/test_io_compat.py reads items and shards with.
+APT_PACKAGES="libusb-1.0-0 libegl1 libgl1 libgles2 libegl-mesa0 libgl1-mesa-dri libgomp1 chromium xvfb hdf5-tools"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -17,7 +17,9 @@ access decompresses exactly one sample. Storage choices (figures in docs/format-
   ~40x fewer bytes (bench/synth.py has the figures);
 * ``semantic_map`` uint8 the same way, ``normal_map`` float16, ``rgb`` uint8, ``mask`` uint8.
 
-Only gzip (built into every HDF5) is used, so readers need numpy and h5py only. Writes are atomic
+Only gzip (built into every HDF5) is used and the file format is bounded by
+``thuman_io.version.HDF5_LIBVER``, so readers need numpy and h5py only and HDF5 1.10 tools read
+shards. Writes are atomic
 (temporary file beside the shard, renamed by :meth:`CorpusWriter.close`), and deterministic: no
 timestamps, attributes written in a fixed order, so the same samples give byte-identical shards.
 """
@@ -36,7 +38,7 @@ from thuman_io.atomic import atomic_path
 from thuman_io.errors import InputError, SchemaError
 from thuman_io.grid import VolumeGrid
 from thuman_io.sample import CorpusSample
-from thuman_io.version import CORPUS_SCHEMA, CORPUS_SCHEMA_VERSION, TOOLKIT_VERSION
+from thuman_io.version import CORPUS_SCHEMA, CORPUS_SCHEMA_VERSION, HDF5_LIBVER, TOOLKIT_VERSION
 
 SHARD_DIR = "shards"
 SPLITS = ("train", "val", "test")
@@ -94,7 +96,7 @@ class CorpusWriter:
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_path(self.path))
         # track_order=False and no timestamps: the bytes depend on the samples only.
-        self._file = h5py.File(tmp, "w", libver=("earliest", "v110"), track_order=False)
+        self._file = h5py.File(tmp, "w", libver=HDF5_LIBVER, track_order=False)
         self._count = 0
         self._num_betas: int | None = None
         self._meta: list[str] = []

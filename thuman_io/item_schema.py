@@ -1,4 +1,4 @@
-"""The THuman item schema v1, field by field: the one table the writer, the reader, the validator
+"""The THuman item schema (v2; v1 has the same fields in another HDF5 layout), field by field: the one table the writer, the reader, the validator
 and ``docs/format.md`` agree on (a test compares the doc's table with :data:`FIELDS`).
 
 One item is one HDF5 file. Its root attributes are ``schema`` (= ``thuman.item``),
@@ -68,7 +68,7 @@ FIELDS: tuple[Field, ...] = (
 #: Attributes (group path, attribute name, type, required, doc).
 ATTRIBUTES: tuple[tuple[str, str, str, bool, str], ...] = (
     ("/", "schema", "str", True, "'thuman.item'"),
-    ("/", "schema_version", "int", True, "item schema version (1)"),
+    ("/", "schema_version", "int", True, "item schema version (2; 1 still reads)"),
     ("/", "toolkit_version", "str", True, "version of the toolkit that wrote the file"),
     ("smpl", "model", "str", True, "body model the parameters refer to: 'open', 'smpl' or 'smplx'"),
     ("smpl", "gender", "str", True, "'neutral', 'male' or 'female'"),

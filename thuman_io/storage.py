@@ -6,8 +6,10 @@ be read while another process adds items. The item is checked *before* anything 
 bad input raises :class:`SchemaError` and leaves every existing file as it was.
 
 Every dataset is one chunk with the Fletcher-32 checksum filter (bit flips are detected on read);
-integer arrays are compressed with shuffle + lzf (HDF5's built-in filters only: readers need
-nothing extra).
+integer arrays are compressed with shuffle + gzip. Only filters built into every HDF5 library are
+used and the file format is bounded by ``thuman_io.version.HDF5_LIBVER``, so HDF5 1.10 tools
+(h5dump, HDFView, MATLAB) and h5py >= 3.0 read items (schema v2). Schema v1 files (lzf, newest
+file format) still read here; :func:`migrate_item` rewrites them.
 Layout and units: ``thuman_io.item_schema`` and docs/format.md.
 """
 from __future__ import annotations
@@ -24,13 +26,15 @@ from thuman_io.atomic import atomic_path, remove_stale_temporaries
 from thuman_io.errors import InputError, SchemaError
 from thuman_io.item import Item, ItemMeta, RGBDFrame, SMPLParams, TexturedMesh
 from thuman_io.item_schema import FIELD_BY_PATH
-from thuman_io.version import ITEM_SCHEMA, ITEM_SCHEMA_VERSION, TOOLKIT_VERSION
+from thuman_io.version import (HDF5_LIBVER, ITEM_READABLE_VERSIONS, ITEM_SCHEMA, ITEM_SCHEMA_VERSION,
+                               TOOLKIT_VERSION)
 
 ITEM_SUFFIX = ".h5"
 SUBJECT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 ITEM_NAME_PATTERN = re.compile(r"^(\d{4,})\.h5$")
-_COMPRESS_MIN_BYTES = 4096  # below this lzf saves nothing and costs a filter call per read
+_COMPRESS_MIN_BYTES = 4096  # below this gzip saves nothing and costs a filter call per read
 _MAX_CHUNK_BYTES = 256 << 20  # larger arrays get h5py's automatic chunks
+_GZIP_LEVEL = 1  # fastest deflate: items are read whole and often; level 1 is close to lzf in speed
 
 
 def item_path(dataset_dir: str | os.PathLike, subject: str, pose_index: int) -> Path:
@@ -59,13 +63,38 @@ def write_item(dataset_dir: str | os.PathLike, item: Item, overwrite: bool = Fal
         raise SchemaError(path, f"field '{field}'", message + more)
     if path.exists() and not overwrite:
         raise InputError(path, "item exists", "pass overwrite=True (CLI: --overwrite) to replace it")
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", libver="latest") as f:
-            _write_groups(f, item)
+    _write_file(path, item)
     # Temporaries of writers that were killed are hidden but take space: the next writer in the
     # folder removes them (those of live processes are kept).
     remove_stale_temporaries(path.parent)
     return path
+
+
+def rewrite_item(path: str | os.PathLike, item: Item) -> Path:
+    """Write ``item`` over the existing item file ``path`` atomically (``thuman migrate``).
+
+    The item is checked first (SchemaError naming the field, nothing written), and its subject
+    and pose must be the ones its path names.
+    """
+    from thuman_io.validate import item_problems
+
+    path = Path(path)
+    problems = item_problems(item)
+    if problems:
+        field, message = problems[0]
+        raise SchemaError(path, f"field '{field}'", message)
+    expected = item_path(path.parent.parent, item.meta.subject, item.meta.pose_index)
+    if expected.name != path.name or path.parent.name != item.meta.subject:
+        raise SchemaError(path, "field 'meta.subject/meta.pose_index'",
+                          f"the item is {item.meta.subject}/{item.meta.pose_index:04d}, its path says otherwise")
+    _write_file(path, item)
+    return path
+
+
+def _write_file(path: Path, item: Item) -> None:
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w", libver=HDF5_LIBVER) as f:
+            _write_groups(f, item)
 
 
 def _write_groups(f: h5py.File, item: Item) -> None:
@@ -104,7 +133,7 @@ def _write_groups(f: h5py.File, item: Item) -> None:
 
 def _set_str(obj, name: str, text: str) -> None:
     """A string attribute as fixed-length UTF-8 bytes. Fixed-length attributes live in the object
-    header, which carries a checksum (libver='latest'); variable-length strings live in HDF5's
+    header, which carries a checksum (object header version 2, libver 'v110'); variable-length strings live in HDF5's
     global heap, which has none, so a flipped bit in them would go unnoticed."""
     data = str(text).encode("utf-8")
     obj.attrs[name] = np.bytes_(data) if data else np.array(b"", dtype="S1")
@@ -113,14 +142,15 @@ def _set_str(obj, name: str, text: str) -> None:
 def _put(f: h5py.File, path: str, value) -> None:
     spec = FIELD_BY_PATH[path]
     data = np.ascontiguousarray(np.asarray(value).astype(spec.dtype, copy=False))
-    # Integer arrays (faces, images, depth) compress well with shuffle + lzf; float vertices and
-    # uv barely do, so they stay raw (lzf on them costs more read time than it saves bytes).
+    # Integer arrays (faces, images, depth) compress well with shuffle + gzip; float vertices and
+    # uv barely do, so they stay raw (deflate on them costs more read time than it saves bytes).
     compress = data.dtype.kind in "ui" and data.nbytes >= _COMPRESS_MIN_BYTES
     # One chunk per dataset (items are always read whole): per-chunk filter overhead dominated
     # reads with h5py's automatic small chunks. Fletcher-32 needs chunked storage.
     chunks = data.shape if data.size and data.nbytes <= _MAX_CHUNK_BYTES else (True if data.size else None)
     ds = f.create_dataset(path, data=data, chunks=chunks, fletcher32=bool(data.size),
-                          compression="lzf" if compress else None,
+                          compression="gzip" if compress else None,
+                          compression_opts=_GZIP_LEVEL if compress else None,
                           shuffle=bool(compress and data.dtype.itemsize > 1))
     _set_str(ds, "units", spec.units)
 
@@ -165,12 +195,12 @@ def check_schema_attrs(f: h5py.File, path) -> None:
         version = int(version)
     except (TypeError, ValueError):
         raise SchemaError(path, "attribute 'schema_version'", f"missing or not an integer ({version!r})") from None
-    if version != ITEM_SCHEMA_VERSION:
+    if version not in ITEM_READABLE_VERSIONS:
         newer = "a newer toolkit wrote it; upgrade thuman" if version > ITEM_SCHEMA_VERSION else \
             "no reader for this old version"
         raise SchemaError(path, "attribute 'schema_version'",
-                          f"unknown item schema version {version} (this toolkit reads version "
-                          f"{ITEM_SCHEMA_VERSION}); {newer}")
+                          f"unknown item schema version {version} (this toolkit reads versions "
+                          f"{', '.join(map(str, ITEM_READABLE_VERSIONS))}); {newer}")
 
 
 def read_item(path: str | os.PathLike, frame: bool = True, mesh: bool = True) -> Item:

@@ -29,7 +29,7 @@ from thuman_io.item_schema import ATTRIBUTES, BODY_MODELS, FIELDS, GENDERS
 
 
 def item_problems(item: Item) -> list[tuple[str, str]]:
-    """(field, problem) pairs for everything in ``item`` that breaks schema v1; empty when valid."""
+    """(field, problem) pairs for everything in ``item`` that breaks the item schema; empty when valid."""
     from thuman_io.storage import SUBJECT_PATTERN
 
     out: list[tuple[str, str]] = []
