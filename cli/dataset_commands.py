@@ -16,11 +16,16 @@ from thuman.cli.common import progress
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--no-bbox", is_flag=True, help="Skip bounding boxes (they read every vertex array).")
 def info(path: Path, no_bbox: bool):
-    """Summarise an item file, a subject folder or a dataset folder: counts, shapes, bounding
-    boxes, body model."""
+    """Summarise an item file, a subject folder, a dataset folder, a corpus shard, a corpus or a
+    recording: counts, shapes, bounding boxes, body model."""
     from thuman_io.dataset import is_subject_dir, open_dataset, read_header
     from thuman_io.errors import InputError
+    from thuman_io.kinds import describe, path_kind
 
+    if path.exists() and path_kind(path) in ("shard", "corpus", "recording"):
+        for label, text in describe(path):
+            click.echo(f"{label:9s} {text}")
+        return
     if path.is_file():
         h = read_header(path, bbox=not no_bbox)
         click.echo(f"item      {h.path}")
@@ -63,21 +68,23 @@ def _fmt(v) -> str:
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 def validate(path: Path):
-    """Check an item, a subject folder or a dataset against the schema. Exit 0 when valid;
-    otherwise print one line per problem (file and field) and exit 1."""
-    from thuman_io.dataset import is_subject_dir, open_dataset
-    from thuman_io.validate import validate_path
+    """Check an item, a subject folder, a dataset, a corpus shard, a corpus or a recording against
+    its schema (NaN/inf included). Exit 0 when valid; otherwise print one line per problem (file
+    and field) and exit 1."""
+    from thuman_io.kinds import validate_any
 
-    problems = validate_path(path)
+    kind, problems, n = validate_any(path)
     for line in problems:
         click.echo(line)
     if problems:
         sys.exit(1)
-    if path.is_file():
+    if kind == "item":
         click.echo(f"{path}: valid")
+    elif kind in ("shard", "recording"):
+        click.echo(f"{path}: valid {kind}")
+    elif kind == "corpus":
+        click.echo(f"{path}: corpus of {n} shards valid")
     else:
-        ds = open_dataset(path.parent if is_subject_dir(path) else path)
-        n = len(list(ds.items(subject=path.name if is_subject_dir(path) else None)))
         click.echo(f"{path}: {n} items valid")
 
 

@@ -32,10 +32,11 @@ def synth(input_dir, output_dir, views, jobs, seed, shard_text, preview, backgro
     and make the exit status 1."""
     from thuman.cli.common import progress, warn
     from thuman.synth.pipeline import SynthConfig, background_files
-    from thuman.synth.run import parse_shard, run_synthesis, select_items
+    from thuman.synth.run import check_synthesis_paths, parse_shard, run_synthesis, select_items
     from thuman_io.grid import PAPER_GRID, SMALL_GRID
 
     shard = parse_shard(shard_text)
+    check_synthesis_paths(input_dir, output_dir)
     config = SynthConfig(grid=PAPER_GRID if grid_name == "paper" else SMALL_GRID, views=views,
                          seed=seed, pitch_range=pitch_range, roll_range=roll_range,
                          backgrounds=background_files(backgrounds))

@@ -11,6 +11,13 @@ One corpus shard per item (``CORPUS/shards/<subject>_<pose:04d>.h5``), written a
 
 Workers are started with the ``spawn`` method: each opens its own HDF5 files and its own EGL
 context (neither survives a fork safely).
+
+Refused with one line before anything is written (:func:`check_synthesis_paths`,
+``thuman_io.corpus_manifest``, ``thuman_io.lock``): an input that is missing or is a corpus, an
+output equal to or inside the input dataset, a resume with another seed, grid, view count or
+orientation range than the corpus was made with, and a second run on the same corpus slice while
+one runs (a run over the whole corpus excludes every other; ``--shard K/N`` runs of different K
+coexist, as a SLURM array needs).
 """
 from __future__ import annotations
 
@@ -76,10 +83,34 @@ def shard_name(subject: str, pose_index: int) -> str:
     return f"{subject}_{int(pose_index):04d}"
 
 
+def check_input_dataset(dataset_dir: str | os.PathLike) -> Path:
+    """Raise InputError unless ``dataset_dir`` is an existing folder that is not a corpus."""
+    from thuman_io.corpus import SHARD_DIR, shard_paths
+    from thuman_io.corpus_manifest import MANIFEST
+
+    path = Path(dataset_dir)
+    if not path.is_dir():
+        raise InputError(path, "input dataset folder not found", "pass an existing THuman dataset as --input")
+    if (path / MANIFEST).is_file() or shard_paths(path):
+        raise InputError(path, f"is a synthesized corpus ({SHARD_DIR}/), not a THuman dataset",
+                         "pass the dataset it was made from as --input")
+    return path
+
+
+def check_synthesis_paths(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike) -> None:
+    """Raise InputError when the input is not a dataset or the output would land inside it."""
+    source = check_input_dataset(dataset_dir).resolve()
+    target = Path(output_dir).resolve()
+    if target == source or source in target.parents:
+        raise InputError(output_dir, f"the output corpus is {'the' if target == source else 'inside the'} input "
+                         f"dataset {dataset_dir}", "choose an --output outside the dataset")
+
+
 def select_items(dataset_dir: str | os.PathLike, shard: tuple[int, int] = (0, 1)) -> list:
     """(subject, pose_index, path) of the items in this shard slice, sorted."""
     from thuman_io.dataset import open_dataset
 
+    check_input_dataset(dataset_dir)
     refs = sorted(open_dataset(dataset_dir).items(), key=lambda r: (str(r.subject), int(r.pose_index)))
     k, n = shard
     return [(str(r.subject), int(r.pose_index), str(r.path)) for i, r in enumerate(refs) if i % n == k]
@@ -140,10 +171,34 @@ def run_synthesis(dataset_dir: str | os.PathLike, output_dir: str | os.PathLike,
     as it finishes (for a progress bar). Returns the :class:`RunReport`; never raises for a bad
     item (see ``RunReport.failed``).
     """
+    import contextlib
+
+    from thuman_io.corpus_manifest import check_recipe
+    from thuman_io.lock import exclusive_lock
+
+    check_synthesis_paths(dataset_dir, output_dir)
+    output = Path(output_dir)
+    k, n = shard
+    with contextlib.ExitStack() as locks:
+        # the whole corpus: exclusive; a K/N slice: shared with other slices, exclusive per slice
+        locks.enter_context(exclusive_lock(output, "corpus", "the corpus", shared=n > 1))
+        if n > 1:
+            locks.enter_context(exclusive_lock(output, f"shard-{k}-of-{n}", f"the corpus slice {k}/{n}"))
+        with exclusive_lock(output, "manifest", "the corpus manifest", wait=True):
+            check_recipe(output, synthesis_recipe(config))
+        return _run_locked(dataset_dir, output, config, jobs, shard, preview, resume, on_outcome, items)
+
+
+def synthesis_recipe(config) -> dict:
+    """The settings a corpus must keep across runs (``thuman_io.corpus_manifest.RECIPE_KEYS``)."""
+    return {"grid_shape": list(config.grid.shape), "seed": int(config.seed), "views": int(config.views),
+            "pitch_range": float(config.pitch_range), "roll_range": float(config.roll_range)}
+
+
+def _run_locked(dataset_dir, output: Path, config, jobs, shard, preview, resume, on_outcome, items) -> RunReport:
     from thuman_io.atomic import remove_stale_temporaries
     from thuman_io.corpus import SHARD_DIR
 
-    output = Path(output_dir)
     (output / SHARD_DIR).mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(output / SHARD_DIR)
     tasks = list(items) if items is not None else select_items(dataset_dir, shard)

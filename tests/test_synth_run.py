@@ -99,3 +99,122 @@ def test_twenty_items_give_eighty_valid_samples_at_full_resolution(tmp_path, bod
     corpus = open_corpus(tmp_path / "corpus")
     assert len(corpus) == 80
     assert validate_corpus(tmp_path / "corpus") == []
+
+
+# --- refusals: writers that would damage data say so in one line and write nothing ---------------
+
+def _refused(argv, capsys, *words):
+    code = cli(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and err.startswith("thuman: error: "), err
+    for w in words:
+        assert w in err, (w, err)
+    return err
+
+
+def test_output_equal_to_or_inside_the_input_is_refused(tmp_path, body_model, capsys):
+    data = make_dataset(tmp_path / "data", body_model, n_subjects=1, poses=1, bad=False)
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    for out in (data, data / "corpus", data / "s000" / "x"):
+        _refused(["synth", "--input", str(data), "--output", str(out), "--grid", "small"], capsys,
+                 "input dataset", "--output outside")
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
+    assert validate_corpus(data) != [] and not (data / "shards").exists()
+
+
+def test_corpus_as_input_and_missing_input_are_refused(tmp_path, body_model, capsys):
+    data = make_dataset(tmp_path / "data", body_model, n_subjects=1, poses=1, bad=False)
+    corpus = tmp_path / "corpus"
+    assert not run_synthesis(data, corpus, SynthConfig(grid=SMALL_GRID)).failed
+    _refused(["synth", "--input", str(corpus), "--output", str(tmp_path / "c2"), "--grid", "small"], capsys,
+             "is a synthesized corpus", "--input")
+    err = _refused(["synth", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "c3")], capsys,
+                   "input dataset folder not found", "--input")
+    assert "--dataset" not in err
+    assert not (tmp_path / "c2").exists() and not (tmp_path / "c3").exists()
+
+
+@pytest.mark.parametrize("flag,value,key", [("--seed", "1", "seed"), ("--grid", "paper", "grid_shape"),
+                                            ("--views", "2", "views"), ("--pitch-range", "0.1", "pitch_range")])
+def test_resume_with_another_recipe_is_refused(tmp_path, body_model, capsys, flag, value, key):
+    data = make_dataset(tmp_path / "data", body_model, n_subjects=2, poses=1, bad=False)
+    out = tmp_path / "corpus"
+    base = ["synth", "--input", str(data), "--output", str(out), "--grid", "small", "--shard", "0/2"]
+    assert cli(base) == 0
+    before = digests(out)
+    argv = ["synth", "--input", str(data), "--output", str(out), "--grid", "small", "--shard", "1/2", flag, value]
+    _refused(argv, capsys, f"made with {key}", flag)
+    assert digests(out) == before
+    assert cli(base[:-2] + ["--shard", "1/2"]) == 0      # same recipe: resumes
+    assert len(digests(out)) == 2 and validate_corpus(out) == []
+
+
+def test_corpus_without_manifest_is_checked_against_its_shards(tmp_path, body_model, capsys):
+    data = make_dataset(tmp_path / "data", body_model, n_subjects=2, poses=1, bad=False)
+    out = tmp_path / "corpus"
+    run_synthesis(data, out, SynthConfig(grid=SMALL_GRID, seed=5), shard=(0, 2))
+    (out / "corpus.json").unlink()                        # as corpora made before the manifest
+    with pytest.raises(InputError, match="made with seed 5, this run asks 6"):
+        run_synthesis(data, out, SynthConfig(grid=SMALL_GRID, seed=6), shard=(1, 2))
+    run_synthesis(data, out, SynthConfig(grid=SMALL_GRID, seed=5), shard=(1, 2))
+    assert (out / "corpus.json").is_file() and validate_corpus(out) == []
+
+
+def test_mixed_seeds_in_one_corpus_do_not_validate(tmp_path, body_model):
+    data = make_dataset(tmp_path / "data", body_model, n_subjects=2, poses=1, bad=False)
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_synthesis(data, a, SynthConfig(grid=SMALL_GRID, seed=0), shard=(0, 2))
+    run_synthesis(data, b, SynthConfig(grid=SMALL_GRID, seed=1), shard=(1, 2))
+    for p in shard_paths(b):
+        p.rename(a / "shards" / p.name)                   # what two unguarded runs used to leave
+    problems = validate_corpus(a)
+    assert any("seed" in p and "mixes runs" in p for p in problems), problems
+
+
+_HOLD_LOCK = """
+import sys, time
+from thuman_io.lock import exclusive_lock
+with exclusive_lock(sys.argv[1], sys.argv[2], "x", shared=sys.argv[3] == "1"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def _holder(folder, name, shared=False):
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(folder), name, "1" if shared else "0"],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "held"
+    return p
+
+
+def test_second_writer_on_a_corpus_is_refused_and_a_killed_one_leaves_no_lock(tmp_path, body_model, capsys):
+    import signal
+
+    data = make_dataset(tmp_path / "data", body_model, n_subjects=2, poses=1, bad=False)
+    out = tmp_path / "corpus"
+    holder = _holder(out, "corpus")                       # a whole-corpus run in progress
+    try:
+        _refused(["synth", "--input", str(data), "--output", str(out), "--grid", "small"], capsys,
+                 "being written by another process", f"pid {holder.pid}")
+        _refused(["synth", "--input", str(data), "--output", str(out), "--grid", "small", "--shard", "0/2"],
+                 capsys, "being written by another process")
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert not shard_paths(out)
+    slice_run = _holder(out, "corpus", shared=True), _holder(out, "shard-0-of-2")   # slice 0/2 running
+    try:
+        _refused(["synth", "--input", str(data), "--output", str(out), "--grid", "small", "--shard", "0/2"],
+                 capsys, "slice 0/2")
+        assert cli(["synth", "--input", str(data), "--output", str(out), "--grid", "small", "--shard", "1/2"]) == 0
+    finally:
+        for p in slice_run:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    # the killed holders' lock files remain but hold nothing: the next run goes ahead
+    assert (out / ".lock-corpus").exists()
+    assert cli(["synth", "--input", str(data), "--output", str(out), "--grid", "small"]) == 0
+    assert len(shard_paths(out)) == 2 and validate_corpus(out) == []

@@ -38,6 +38,8 @@ from thuman_io.atomic import atomic_path
 from thuman_io.errors import InputError, SchemaError
 from thuman_io.grid import VolumeGrid
 from thuman_io.sample import CorpusSample
+from thuman_io.shard import (SAMPLE_NAMES, ShardHeader, decode_sample, open_shard_file, read_row,
+                             read_shard_header, sample_fields, unpack_occupancy)
 from thuman_io.version import CORPUS_SCHEMA, CORPUS_SCHEMA_VERSION, HDF5_LIBVER, TOOLKIT_VERSION
 
 SHARD_DIR = "shards"
@@ -46,22 +48,7 @@ _GZIP = 4
 _CODE_CHUNK = 16384   # rows of the semantic code table per chunk (48 kB)
 
 
-def _fields(grid: VolumeGrid, num_betas: int) -> dict[str, tuple[tuple, np.dtype]]:
-    """Per-sample datasets: name -> (shape of one sample, stored dtype)."""
-    h2, w2 = grid.normal_map_shape
-    d, h, w = grid.shape
-    return {
-        "rgb": ((h2, w2, 3), np.uint8),
-        "semantic_map": ((h2, w2, 3), np.uint8),
-        "normal_map": ((h2, w2, 3), np.float16),
-        "mask": ((h2, w2), np.uint8),
-        "occupancy": (((d * h * w + 7) // 8,), np.uint8),
-        "body_occupancy": (((d * h * w + 7) // 8,), np.uint8),
-        "item_to_view": ((4, 4), np.float64),
-        "smpl_full_pose": ((72,), np.float32),
-        "smpl_betas": ((num_betas,), np.float32),
-        "smpl_transl": ((3,), np.float32),
-    }
+_fields = sample_fields   # the writer's name for the one table in thuman_io.shard
 
 
 def _quantise_unit(x: np.ndarray) -> np.ndarray:
@@ -107,13 +94,15 @@ class CorpusWriter:
         f = self._file
         for name, (shape, dtype) in _fields(self.grid, num_betas).items():
             big = int(np.prod(shape)) * np.dtype(dtype).itemsize > 4096
+            # Fletcher-32 on every dataset: a flipped bit in a sample is an error on read, never a
+            # silently different number (gzip alone leaves uncompressed fields unprotected).
             f.create_dataset(name, shape=(0,) + shape, maxshape=(None,) + shape, dtype=dtype,
                              chunks=(1,) + shape, compression="gzip" if big else None,
                              compression_opts=_GZIP if big else None, shuffle=big and np.dtype(dtype).itemsize > 1,
-                             track_times=False)
+                             fletcher32=True, track_times=False)
         f.create_dataset("semantic_codes", shape=(0, 3), maxshape=(None, 3), dtype=np.uint8,
                          chunks=(_CODE_CHUNK, 3), compression="gzip", compression_opts=_GZIP,
-                         track_times=False)
+                         fletcher32=True, track_times=False)
         self._num_betas = num_betas
 
     def add(self, sample: CorpusSample) -> int:
@@ -168,9 +157,14 @@ class CorpusWriter:
         if self._num_betas is None:
             self._create(10)
         f = self._file
-        f.create_dataset("semantic_offsets", data=np.array(self._offsets, dtype=np.int64), track_times=False)
-        f.create_dataset("meta_json", data=np.array(self._meta, dtype=h5py.string_dtype()),
+        offsets = np.array(self._offsets, dtype=np.int64)
+        f.create_dataset("semantic_offsets", data=offsets, chunks=offsets.shape, fletcher32=True,
                          track_times=False)
+        # Fixed-length UTF-8 rows, checksummed: variable-length strings would sit in HDF5's global
+        # heap, which has no checksum (readers accept both; shards before this change used them).
+        meta = np.array([m.encode("utf-8") for m in self._meta] or [b""], dtype=np.bytes_)[:len(self._meta)]
+        f.create_dataset("meta_json", data=meta, maxshape=(None,), chunks=(max(len(meta), 1),),
+                         fletcher32=True, track_times=False)
         f.attrs["schema"] = CORPUS_SCHEMA
         f.attrs["schema_version"] = CORPUS_SCHEMA_VERSION
         f.attrs["toolkit_version"] = TOOLKIT_VERSION
@@ -221,27 +215,6 @@ def shard_paths(corpus_dir: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.glob("*.h5") if not p.name.startswith("."))
 
 
-def _read_header(path: Path) -> tuple[tuple[int, int, int], int, list[dict]]:
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise InputError(path, f"not a readable HDF5 file ({e}); delete it and synthesize the item again")
-    with f:
-        if f.attrs.get("schema") != CORPUS_SCHEMA:
-            raise SchemaError(path, f"attribute 'schema' is {f.attrs.get('schema')!r}, expected {CORPUS_SCHEMA!r}")
-        version = int(f.attrs.get("schema_version", -1))
-        if version != CORPUS_SCHEMA_VERSION:
-            raise SchemaError(path, f"corpus schema version {version}, this toolkit reads "
-                              f"{CORPUS_SCHEMA_VERSION}; synthesize the corpus again")
-        shape = tuple(int(s) for s in f.attrs["grid_shape"])
-        n = int(f.attrs["num_samples"])
-        meta = [json.loads(s) for s in f["meta_json"].asstr()[()]] if n else []
-        for name in ("rgb", "occupancy", "body_occupancy"):
-            if name not in f or f[name].shape[0] != n:
-                raise SchemaError(path, f"dataset {name!r} missing or not {n} samples long")
-    return shape, n, meta
-
-
 class Corpus:
     """Random access over the samples of all shards of a corpus (see :func:`open_corpus`).
 
@@ -255,20 +228,23 @@ class Corpus:
         if not paths:
             raise InputError(self.root, f"no corpus shards in {SHARD_DIR}/; run `thuman synth` first")
         self._paths: list[Path] = []
+        self._headers: list[ShardHeader] = []
         self._index: list[tuple[int, int]] = []   # sample -> (shard number, row)
         self._meta: list[dict] = []
-        shape = None
+        grid = None
         for p in paths:
-            s, n, meta = _read_header(p)
-            if shape is None:
-                shape = s
-            elif s != shape:
-                raise SchemaError(p, f"grid {s} differs from the corpus grid {shape}; one corpus holds one grid")
+            header = read_shard_header(p)
+            if grid is None:
+                grid = header.grid
+            elif header.grid != grid:
+                raise SchemaError(p, "attribute 'grid_shape'", f"grid {header.grid.shape} differs from the "
+                                  f"corpus grid {grid.shape}; one corpus holds one grid")
             k = len(self._paths)
             self._paths.append(p)
-            self._index.extend((k, r) for r in range(n))
-            self._meta.extend(meta)
-        self.grid = VolumeGrid.from_shape(shape)
+            self._headers.append(header)
+            self._index.extend((k, r) for r in range(header.num_samples))
+            self._meta.extend(header.meta)
+        self.grid = grid
         self._open: dict[int, h5py.File] = {}
         self._pid = os.getpid()
 
@@ -280,7 +256,7 @@ class Corpus:
             self._open, self._pid = {}, os.getpid()
         f = self._open.get(k)
         if f is None:
-            f = self._open[k] = h5py.File(self._paths[k], "r")
+            f = self._open[k] = open_shard_file(self._paths[k])
         return f
 
     def meta(self, i: int) -> dict:
@@ -292,39 +268,23 @@ class Corpus:
         k, r = self._index[i]
         return self._paths[k], r
 
-    def read_raw(self, i: int, names=None) -> dict[str, np.ndarray]:
+    def read_raw(self, i: int, names=None, check_finite: bool = True) -> dict[str, np.ndarray]:
         """The stored arrays of sample ``i`` as they are on disk (quantised, bit-packed), except
-        'semantic_volume', which is expanded to its dense (D, H, W, 3) uint8 form."""
+        'semantic_volume', which is expanded to its dense (D, H, W, 3) uint8 form.
+
+        A damaged shard raises InputError naming the shard, dataset and row; NaN/inf in a float
+        field raises SchemaError (unless ``check_finite`` is False, as the validator asks)."""
         if not 0 <= i < len(self._index):
             raise IndexError(f"sample {i} out of range (corpus has {len(self._index)})")
         k, r = self._index[i]
         f = self._file(k)
         names = names or [n for n in _fields(self.grid, 10)] + ["semantic_volume"]
-        out = {}
-        for n in names:
-            if n == "semantic_volume":      # dense uint8 (D, H, W, 3) from the sparse table
-                body = unpack_occupancy(f["body_occupancy"][r], self.grid)
-                lo, hi = f["semantic_offsets"][r:r + 2]
-                volume = np.zeros(self.grid.shape + (3,), np.uint8)
-                volume[body] = f["semantic_codes"][lo:hi]
-                out[n] = volume
-            else:
-                out[n] = f[n][r]
-        return out
+        return read_row(f, self._headers[k], r, names, check_finite)
 
-    def sample(self, i: int) -> CorpusSample:
+    def sample(self, i: int, check_finite: bool = True) -> CorpusSample:
         """Sample ``i`` decoded into a :class:`CorpusSample` (float32 maps and volumes)."""
-        raw = self.read_raw(i, [n for n in _fields(self.grid, 10) if n != "body_occupancy"]
-                            + ["semantic_volume"])
-        return CorpusSample(
-            rgb=raw["rgb"],
-            semantic_map=raw["semantic_map"].astype(np.float32) / 255.0,
-            normal_map=raw["normal_map"].astype(np.float32),
-            mask=raw["mask"].astype(bool),
-            occupancy=unpack_occupancy(raw["occupancy"], self.grid),
-            semantic_volume=raw["semantic_volume"].astype(np.float32) / 255.0,
-            item_to_view=raw["item_to_view"], smpl_full_pose=raw["smpl_full_pose"],
-            smpl_betas=raw["smpl_betas"], smpl_transl=raw["smpl_transl"], meta=self.meta(i))
+        raw = self.read_raw(i, SAMPLE_NAMES, check_finite)
+        return decode_sample(raw, self.grid, self.meta(i))
 
     def subjects(self) -> list[str]:
         """Sorted distinct subjects of the corpus."""
@@ -368,12 +328,6 @@ class _SubjectList:
 
     def subjects(self) -> list[str]:
         return self._subjects
-
-
-def unpack_occupancy(packed: np.ndarray, grid: VolumeGrid) -> np.ndarray:
-    """Bit-packed occupancy (as stored) -> (D, H, W) bool."""
-    n = int(np.prod(grid.shape))
-    return np.unpackbits(packed, count=n).astype(bool).reshape(grid.shape)
 
 
 def open_corpus(corpus_dir: str | os.PathLike) -> Corpus:

@@ -88,7 +88,9 @@ def item_problems(item: Item) -> list[tuple[str, str]]:
     if not isinstance(meta.pose_index, (int, np.integer)) or meta.pose_index < 0:
         out.append(("meta.pose_index", f"{meta.pose_index!r} is not an integer >= 0"))
     if meta.reference_pose is not None:
-        _shape_ok(out, "meta/reference_pose", np.asarray(meta.reference_pose), (72,))
+        ref = np.asarray(meta.reference_pose)
+        if _shape_ok(out, "meta/reference_pose", ref, (72,)) and not np.isfinite(ref.astype(np.float64)).all():
+            out.append(("meta/reference_pose", "contains NaN or inf"))
     if not all(isinstance(p, str) for p in meta.postprocessing):
         out.append(("meta.postprocessing", "must be a list of step names (strings)"))
     try:
