@@ -123,9 +123,13 @@ class CaptureSession:
     def run(self) -> SessionResult:
         """Run until all poses are saved, the stream ends, Ctrl-C or a source fault. Raises
         :class:`thuman_io.errors.TrackingLost` (naming subject and frame) when the subject is lost."""
+        from thuman_io.lock import exclusive_lock
+
         result = SessionResult()
         try:
-            self._loop(result)
+            # one session per subject at a time: a second one is refused before it captures anything
+            with exclusive_lock(self.dataset_dir, f"subject-{self.cfg.subject}", f"subject {self.cfg.subject}"):
+                self._loop(result)
         except KeyboardInterrupt:
             result.stop_reason = "interrupted"
         except SourceFault as e:
