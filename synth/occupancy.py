@@ -8,9 +8,12 @@ depth is the winding number of every voxel centre, and a voxel is occupied where
 Why a winding number and not parity: posed body models self-intersect (arms into the torso,
 thighs into each other); ray parity hollows the overlap, the winding number (2 there) fills it.
 For meshes with holes a column whose crossings do not sum to zero "leaks": we count such columns
-(:attr:`Occupancy.leak_columns`) and give a leaking column the majority vote of its non-leaking
-neighbour columns (a small hole is surrounded by good columns), so a hole never fills a column
-to the back of the box nor punches a tunnel through the body.
+(:attr:`Occupancy.leak_columns`). A hole leaks the lines of the directions it faces, so the
+voxels of a leaking camera column are decided by the winding counted along voxel rows or
+columns, whichever line is balanced there; voxels whose lines leak in all three directions get
+the exact generalised winding number. A hole facing any direction is thereby closed flat across
+its rim, as the generalised winding number closes it (IoU >= 0.999 against libigl's, tested
+with holes facing each axis), never filling a column to the back of the box nor tunnelling.
 
 Everything is vectorised numpy: triangles are expanded to the pixel centres inside their
 bounding boxes, kept by exact edge functions with a top-left rule (a centre on a shared edge is
@@ -140,45 +143,163 @@ def occupancy(vertices_view: np.ndarray, faces: np.ndarray, grid: VolumeGrid) ->
     faces:         (F, 3) int, counter-clockwise seen from outside (inside-out meshes are detected
                    by their signed volume and handled).
     Returns an :class:`Occupancy`; ``volume`` is (D, H, W) bool. Exact for closed meshes up to
-    floating point: a voxel is occupied iff its centre has a positive winding number.
+    floating point: a voxel is occupied iff its centre has a positive winding number. For open
+    meshes, see :func:`_repair_leaks`.
     """
-    d, h, w = grid.shape
     faces = np.asarray(faces, dtype=np.int64)
     inverted = signed_volume(vertices_view, faces) < 0
-    cr = column_crossings(grid.view_to_index(vertices_view), faces, h, w)
-    sign = -cr.sign if inverted else cr.sign
-    # a crossing at depth t changes the winding of every centre k + 0.5 > t, i.e. k >= round(t)
-    k = np.clip(np.floor(cr.depth + 0.5), 0, d).astype(np.int64)
-    # work on the crossed columns only (compact, contiguous along depth), then scatter back
-    cols, col_of = np.unique(cr.pixel, return_inverse=True)
-    n = len(cols)
-    winding = np.bincount(col_of * (d + 1) + k, weights=sign, minlength=n * (d + 1)).reshape(n, d + 1)
-    np.cumsum(winding, axis=1, out=winding)
-    inside_c = winding[:, :d] > 0.5
-    leaking = np.abs(winding[:, d]) > 0.5             # winding behind the box: 0 when balanced
-    volume = np.zeros((d, h * w), dtype=bool)
-    volume[:, cols] = inside_c.T
+    vi = grid.view_to_index(vertices_view)
+    sign = -1 if inverted else 1
+    inside, balanced, crossed = axis_winding(vi, faces, grid.shape, 0, sign)
+    leaking = ~balanced[0]                              # (H, W): columns whose crossings do not cancel
     if leaking.any():
-        _fill_leaking(volume, cols[leaking], h, w, _last_crossing(col_of, k, n)[leaking])
-    inside = volume.reshape(d, h, w)
-    return Occupancy(volume=inside, leak_columns=int(leaking.sum()), crossed_columns=n,
+        _repair_leaks(inside, leaking, vi, faces, grid, sign, vertices_view)
+    return Occupancy(volume=inside, leak_columns=int(leaking.sum()), crossed_columns=crossed,
                      inverted=bool(inverted))
 
 
-def _last_crossing(col_of: np.ndarray, k: np.ndarray, n: int) -> np.ndarray:
-    last = np.zeros(n, dtype=np.int64)
-    np.maximum.at(last, col_of, k)
-    return last
+#: Axis orders (walk axis, then the two axes of the image plane) of the three column directions,
+#: and whether the order is an odd permutation of (k, row, col) (which mirrors the triangles).
+_AXIS_ORDER = {0: ((0, 1, 2), False), 1: ((1, 0, 2), True), 2: ((2, 0, 1), False)}
 
 
-def _fill_leaking(volume: np.ndarray, leaking: np.ndarray, h: int, w: int, last: np.ndarray) -> None:
-    """Repair the columns that pass through holes, in place.
+def axis_winding(vertices_index: np.ndarray, faces: np.ndarray, shape: tuple, axis: int,
+                 sign: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+    """Winding numbers of the voxel centres counted along voxel lines parallel to ``axis``.
 
-    volume: (D, H*W) bool; leaking: flat column indices. A leaking column takes the majority vote
-    of its non-leaking 8-neighbours, crossed or empty (a small hole is surrounded by good
-    columns); one with no such neighbour keeps its winding but only up to its last crossing, so a hole can
-    never fill a column to the back of the box.
+    vertices_index: (V, 3) float64 continuous (k, row, col) of the vertices; shape: (D, H, W);
+    axis: 0 (depth, the camera's columns), 1 (rows) or 2 (columns); sign: -1 for inside-out meshes.
+    Returns (inside (D, H, W) bool: winding > 0, balanced (D, H, W) bool: the voxel's line has
+    crossings that cancel (True on lines the mesh does not cross), number of lines crossed).
     """
+    order, odd = _AXIS_ORDER[axis]
+    length, rows, cols = (shape[i] for i in order)
+    cr = column_crossings(np.asarray(vertices_index, np.float64)[:, order], faces, rows, cols)
+    s = cr.sign.astype(np.float64) * sign * (-1 if odd else 1)
+    # a crossing at depth t changes the winding of every centre k + 0.5 > t, i.e. k >= round(t)
+    k = np.clip(np.floor(cr.depth + 0.5), 0, length).astype(np.int64)
+    # work on the crossed lines only (compact, contiguous along the walk), then scatter back
+    lines, line_of = np.unique(cr.pixel, return_inverse=True)
+    n = len(lines)
+    winding = np.bincount(line_of * (length + 1) + k, weights=s, minlength=n * (length + 1)).reshape(n, length + 1)
+    np.cumsum(winding, axis=1, out=winding)
+    inside = np.zeros((length, rows * cols), dtype=bool)
+    inside[:, lines] = winding[:, :length].T > 0.5
+    balanced = np.ones(rows * cols, dtype=bool)
+    balanced[lines] = np.abs(winding[:, length]) < 0.5  # winding behind the box: 0 when balanced
+    back = np.argsort(order)
+    inside = inside.reshape(length, rows, cols).transpose(back)
+    balanced = np.broadcast_to(balanced.reshape(1, rows, cols), (length, rows, cols)).transpose(back)
+    return np.ascontiguousarray(inside), balanced, n
+
+
+#: Most (voxel, triangle) pairs the exact winding number is evaluated for in one repair.
+GWN_BUDGET = 30_000_000
+
+
+def _repair_leaks(volume: np.ndarray, leaking: np.ndarray, vertices_index: np.ndarray, faces: np.ndarray,
+                  grid: VolumeGrid, sign: int, vertices_view: np.ndarray) -> None:
+    """Decide the voxels near holes, in place. volume: (D, H, W) bool from the camera columns;
+    leaking: (H, W) bool, the camera columns whose crossings do not cancel.
+
+    A hole leaks the lines of the directions it faces, so each voxel of a leaking camera column
+    takes the winding counted along the rows or along the image columns, whichever of those lines
+    is balanced: a hole facing the camera is closed flat across its rim, as holes facing other
+    directions are. Where the rim is not flat, the generalised winding number's surface (Jacobson
+    et al. 2013; the reference this is tested against) bows away from that plane by a voxel or
+    two, so the voxels within :data:`GWN_BAND` voxels of the boundary on any leaking line, and
+    those whose three lines all leak, get the generalised winding number thresholded at 1/2
+    (libigl's fast one when installed; else the exact one up to :data:`GWN_BUDGET`; past that the
+    lines' answer stands and undecided voxels take their neighbour columns' majority).
+    """
+    d = volume.shape[0]
+    leak_z = np.broadcast_to(leaking[None], volume.shape)
+    along_cols, bal_cols, _ = axis_winding(vertices_index, faces, volume.shape, 2, sign)
+    along_rows, bal_rows, _ = axis_winding(vertices_index, faces, volume.shape, 1, sign)
+    use_cols = leak_z & bal_cols
+    use_rows = leak_z & ~bal_cols & bal_rows
+    rest = leak_z & ~bal_cols & ~bal_rows
+    volume[use_cols] = along_cols[use_cols]
+    volume[use_rows] = along_rows[use_rows]
+    band = _boundary_band(volume, GWN_BAND)
+    todo = (band & (leak_z | ~bal_cols | ~bal_rows)) | rest
+    if not todo.any():
+        return
+    points = grid.voxel_centres()[todo]
+    wn = fast_winding_number(vertices_view, faces, points)
+    if wn is None and int(todo.sum()) * len(faces) <= GWN_BUDGET:
+        wn = winding_number(vertices_view, faces, points)
+    if wn is not None:
+        volume[todo] = wn * sign > 0.5
+    elif rest.any():
+        _fill_leaking(volume.reshape(d, -1), np.flatnonzero(leaking), *leaking.shape, rest.reshape(d, -1))
+
+
+def _boundary_band(volume: np.ndarray, width: int) -> np.ndarray:
+    """(D, H, W) bool: voxels within ``width`` voxels (6-neighbour steps) of an inside/outside change."""
+    band = np.zeros_like(volume)
+    for axis in range(3):
+        change = np.diff(volume, axis=axis)
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        band[tuple(lo)] |= change
+        band[tuple(hi)] |= change
+    for _ in range(width):
+        grown = band.copy()
+        for axis in range(3):
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+            grown[tuple(lo)] |= band[tuple(hi)]
+            grown[tuple(hi)] |= band[tuple(lo)]
+        band = grown
+    return band
+
+
+#: Voxels on either side of a line-decided boundary that the winding number re-decides.
+GWN_BAND = 2
+
+
+def fast_winding_number(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray):
+    """libigl's fast generalised winding number (Barill et al. 2018) at points, or None when
+    libigl is not installed. Same arguments and result as :func:`winding_number`."""
+    try:
+        import igl
+    except ImportError:
+        return None
+    return np.asarray(igl.fast_winding_number(np.ascontiguousarray(vertices, np.float64),
+                                              np.ascontiguousarray(faces, np.int64),
+                                              np.ascontiguousarray(points, np.float64)), np.float64)
+
+
+def winding_number(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, chunk: int = 2_000_000) -> np.ndarray:
+    """Exact generalised winding number of a triangle mesh at points (solid angles / 4 pi).
+
+    vertices: (V, 3) float; faces: (F, 3) int, counter-clockwise outside; points: (P, 3) float,
+    same frame. Returns (P,) float64: 1 inside a closed mesh, 0 outside, in between near holes.
+    Van Oosterom and Strackee's formula per (point, triangle); O(P F), in chunks of ``chunk`` pairs.
+    """
+    tri = np.asarray(vertices, np.float64)[np.asarray(faces)]          # (F, 3, 3)
+    points = np.asarray(points, np.float64)
+    out = np.zeros(len(points))
+    step = max(1, chunk // max(len(tri), 1))
+    for s in range(0, len(points), step):
+        rel = tri[None] - points[s:s + step, None, None, :]                # (P, F, 3, 3)
+        a, b, c = rel[:, :, 0], rel[:, :, 1], rel[:, :, 2]
+        la, lb, lc = (np.linalg.norm(x, axis=-1) for x in (a, b, c))
+        det = np.einsum("pfi,pfi->pf", a, np.cross(b, c))
+        den = (la * lb * lc + np.einsum("pfi,pfi->pf", a, b) * lc + np.einsum("pfi,pfi->pf", b, c) * la
+               + np.einsum("pfi,pfi->pf", c, a) * lb)
+        out[s:s + step] = np.arctan2(det, den).sum(axis=1) / (2 * np.pi)
+    return out
+
+
+def _fill_leaking(volume: np.ndarray, leaking: np.ndarray, h: int, w: int, undecided: np.ndarray) -> None:
+    """Fallback for voxels no line decides, in place: volume (D, H*W) bool; leaking: flat column
+    indices; undecided: (D, H*W) bool. Each takes the majority vote of its non-leaking
+    8-neighbour columns at its depth (a small hole is surrounded by good columns); with no such
+    neighbour it stays outside."""
     d = volume.shape[0]
     good = np.ones(h * w, dtype=bool)
     good[leaking] = False
@@ -193,7 +314,8 @@ def _fill_leaking(volume: np.ndarray, leaking: np.ndarray, h: int, w: int, last:
             ok &= good[nb]
             votes += volume[:, nb] * ok
             count += ok
-    has = count > 0
-    volume[:, leaking[has]] = votes[:, has] / count[has] > 0.5
-    alone = leaking[~has]
-    volume[:, alone] &= np.arange(d)[:, None] < last[~has][None, :]
+    decided = np.where(count > 0, votes / np.maximum(count, 1) > 0.5, False)
+    cols = volume[:, leaking]
+    todo = undecided[:, leaking]
+    cols[todo] = decided[todo]
+    volume[:, leaking] = cols

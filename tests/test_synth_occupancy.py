@@ -141,3 +141,63 @@ def test_matches_open3d_compute_occupancy():
     ours = occupancy(v, f, g).volume
     # the two shells do not intersect, so parity (open3d) and winding agree
     assert (ours != ref).sum() < 1e-4 * ref.sum()
+
+
+# --- open meshes: holes facing each axis, against the generalised winding number -------------------
+
+def _holed_sphere(axis, direction, n_removed):
+    """A UV sphere without the n_removed triangles that face most toward +/- axis (view frame)."""
+    centre = np.array([0.01, 0.02, 0.0])
+    v, f = uv_sphere(0.2, centre, 48, 96)
+    n = v[f].mean(axis=1) - centre
+    toward = np.zeros(3)
+    toward[axis] = direction
+    cos = (n / np.linalg.norm(n, axis=1, keepdims=True)) @ toward
+    return v, f[np.argsort(-cos)[n_removed:]]
+
+
+def _reference(v, f, grid):
+    import igl
+
+    p = grid.voxel_centres().reshape(-1, 3).astype(np.float64)
+    wn = igl.fast_winding_number(v.astype(np.float64), f.astype(np.int64), p)
+    return (wn > 0.5).reshape(grid.shape)
+
+
+def _iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+@pytest.mark.parametrize("axis,direction", [(0, 1), (0, -1), (1, 1), (1, -1), (2, 1), (2, -1)],
+                         ids=["+x", "-x", "+y", "-y", "+z (camera)", "-z"])
+def test_holes_facing_each_axis_match_the_winding_number(axis, direction, monkeypatch):
+    import thuman.synth.occupancy as occupancy_module
+    from thuman_io.grid import VolumeGrid
+
+    grid = VolumeGrid(64, 96, 64)
+    for n_removed in (28, 174, 600):
+        v, f = _holed_sphere(axis, direction, n_removed)
+        ref = _reference(v, f, grid)
+        occ = occupancy(v, f, grid)
+        assert _iou(occ.volume, ref) >= 0.999, (n_removed, _iou(occ.volume, ref))
+        assert not occ.volume[-1].any() and not occ.volume[0].any()       # nothing runs to the box's faces
+        # The line-based closure alone (no winding-number refinement) is already close: a hole
+        # never tunnels (a camera-facing hole of 174 faces gave IoU 0.836 before it).
+        with monkeypatch.context() as m:
+            m.setattr(occupancy_module, "fast_winding_number", lambda *a: None)
+            m.setattr(occupancy_module, "GWN_BUDGET", 0)
+            lines_only = occupancy(v, f, grid).volume
+        assert _iou(lines_only, ref) >= (0.999 if n_removed <= 174 else 0.99), (n_removed, _iou(lines_only, ref))
+
+
+def test_exact_winding_number_agrees_with_libigl():
+    import igl
+
+    from thuman.synth.occupancy import winding_number
+
+    v, f = _holed_sphere(2, 1, 174)
+    p = np.random.default_rng(3).uniform(-0.3, 0.3, (500, 3))
+    ours = winding_number(v, f, p)
+    ref = igl.winding_number(v.astype(np.float64), f.astype(np.int64), p)
+    assert np.abs(ours - ref).max() < 1e-9
+    assert ours.min() > -0.1 and ours.max() < 1.1 and ((ours > 0.1) & (ours < 0.9)).any()
