@@ -113,31 +113,52 @@ def export(item: Path, fmt, out: Path, smpl: bool, body_model):
 @click.command(name="import")
 @click.argument("mesh", required=False, type=click.Path(path_type=Path))
 @click.option("--smpl", "params", type=click.Path(path_type=Path),
-              help="SMPL parameters of MESH (.json, .npz or .pkl).")
+              help="SMPL or SMPL-X parameters of MESH (.json, .npz or .pkl).")
 @click.option("--dataset", required=True, type=click.Path(path_type=Path), help="Dataset folder to add to.")
 @click.option("--subject", help="Subject id for MESH.")
 @click.option("--pose", type=int, help="Pose index for MESH.")
 @click.option("--thuman-release", "release", type=click.Path(path_type=Path),
-              help="Import a whole THuman release folder instead of one MESH.")
-@click.option("--body-model", default="open", show_default=True,
-              help="With --thuman-release: 'open' or the SMPL .pkl/.npz the release was fitted with.")
+              help="Import a whole THuman (2019) release folder instead of one MESH.")
+@click.option("--thuman2", "thuman2", type=click.Path(path_type=Path),
+              help="Import a THuman2.0/2.1 folder (<id>/<id>.obj + texture, <id>/smplx_param.pkl).")
+@click.option("--scans", "scans", type=click.Path(path_type=Path),
+              help="Import a folder of textured scans: <subject>/<pose>.obj|ply|glb + <pose>.json|npz|pkl.")
+@click.option("--body-model", default=None,
+              help="--thuman-release: 'open' (default) or the SMPL .pkl/.npz the release was fitted with; "
+                   "--thuman2: 'smplx' (default, as released) or 'open' (no licensed model files needed).")
 @click.option("--model", default=None, help="Body model the parameters refer to (open|smpl|smplx).")
 @click.option("--gender", default=None, help="neutral|male|female (default: from the file or neutral).")
 @click.option("--no-frames", is_flag=True, help="With --thuman-release: skip color/depth images.")
 @click.option("--overwrite", is_flag=True, help="Replace items that exist.")
-def import_(mesh, params, dataset: Path, subject, pose, release, body_model, model, gender, no_frames, overwrite):
-    """Build THuman items from MESH + --smpl PARAMS (--subject, --pose), or from the original
-    THuman release layout (--thuman-release DIR)."""
+def import_(mesh, params, dataset: Path, subject, pose, release, thuman2, scans, body_model, model, gender,
+            no_frames, overwrite):
+    """Build THuman items from MESH + --smpl PARAMS (--subject, --pose), from the THuman release
+    (--thuman-release DIR), from THuman2.0/2.1 (--thuman2 DIR) or from a folder of scans (--scans DIR)."""
     from thuman_io.errors import InputError
 
+    folders = [(n, v) for n, v in (("--thuman-release", release), ("--thuman2", thuman2), ("--scans", scans))
+               if v is not None]
+    if len(folders) > 1 or (folders and mesh is not None):
+        given = [n for n, _ in folders] + (["MESH"] if mesh is not None else [])
+        raise InputError(None, f"thuman import: {' and '.join(given)} exclude each other", "give one source")
+    bar = lambda it: progress(it, desc="import", unit="item")  # noqa: E731
     if release is not None:
-        if mesh is not None:
-            raise InputError(mesh, "give either MESH or --thuman-release, not both")
         from thuman_io.exchange import import_thuman_release
 
-        written = import_thuman_release(release, dataset, body_model=body_model, overwrite=overwrite,
-                                        frames=not no_frames,
-                                        progress=lambda it: progress(it, desc="import", unit="item"))
+        written = import_thuman_release(release, dataset, body_model=body_model or "open", overwrite=overwrite,
+                                        frames=not no_frames, progress=bar)
+    elif thuman2 is not None:
+        from thuman_io.exchange.thuman2 import import_thuman2
+
+        written = import_thuman2(thuman2, dataset, body_model=body_model or "smplx", overwrite=overwrite,
+                                 progress=bar)
+    elif scans is not None:
+        from thuman_io.exchange.thuman2 import import_scan_folder
+
+        written = import_scan_folder(scans, dataset, model=model, gender=gender, overwrite=overwrite, progress=bar)
+    else:
+        written = None
+    if written is not None:
         click.echo(f"imported {len(written)} items into {dataset}")
         return
     missing = [name for name, v in (("MESH", mesh), ("--smpl", params), ("--subject", subject), ("--pose", pose))

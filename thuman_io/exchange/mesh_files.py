@@ -113,15 +113,20 @@ def load_mesh(path: str | os.PathLike) -> TexturedMesh:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "mesh file not found")
+    keep_order = True
     if path.suffix.lower() == ".obj":
         _check_obj_textures(path)
+        # Textured scans (THuman2.x among them) give a vertex several uv at texture seams;
+        # trimesh keeps the vertex order only by keeping one uv per vertex, which smears the
+        # texture across every seam. Such files are split at seams instead (uv per vertex).
+        keep_order = not _obj_has_uv_seams(path)
     import trimesh
 
     try:
         # trimesh warns (nanmedian of an empty slice) on the way to some of the errors below.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            loaded = trimesh.load(str(path), process=False, maintain_order=True, force="mesh")
+            loaded = trimesh.load(str(path), process=False, maintain_order=keep_order, force="mesh")
     except IndexError as e:
         raise InputError(path, "faces index out of range", " ".join(str(e).split())[:160]) from None
     except Exception as e:  # trimesh raises many types on bad files
@@ -144,6 +149,20 @@ def load_mesh(path: str | os.PathLike) -> TexturedMesh:
     if visual.kind == "vertex":
         colors = np.asarray(visual.vertex_colors, np.uint8)[:, :3]
     return TexturedMesh(vertices=vertices, faces=faces, vertex_colors=colors, uv=uv, texture=texture)
+
+
+_FACE_VT = re.compile(rb"(?m)^f\s.*$")
+_VERTEX_VT = re.compile(rb"(\d+)/(\d+)")
+
+
+def _obj_has_uv_seams(obj: Path) -> bool:
+    """Whether some face corner of the OBJ names a texture coordinate whose index differs from
+    its vertex index (a vertex with several uv)."""
+    data = obj.read_bytes()
+    if b"\nvt " not in data:
+        return False
+    pairs = np.array(_VERTEX_VT.findall(b"\n".join(_FACE_VT.findall(data))), dtype=np.int64).reshape(-1, 2)
+    return bool(len(pairs)) and bool((pairs[:, 0] != pairs[:, 1]).any())
 
 
 _MTLLIB = re.compile(r"^\s*mtllib\s+(.+?)\s*$", re.M)

@@ -3,10 +3,12 @@
 JSON/NPZ/PKL hold a mapping with these keys (aliases in brackets):
 
 * ``betas`` (``shape``): (B,) or (1, B)
-* ``global_orient`` (``root_orient``): (3,) axis-angle, and ``body_pose``: (69,) -- or instead one
-  ``pose`` (``poses``, ``thetas``, ``full_pose``): (72,) = global orientation + body pose
+* ``global_orient`` (``root_orient``): (3,) axis-angle, and ``body_pose``: (69,) -- or (63,), the
+  21 body joints of SMPL-X / SMPL-H, which are SMPL's first 21 (SMPL's two hand joints get 0) --
+  or instead one ``pose`` (``poses``, ``thetas``, ``full_pose``): (72,) = global orientation + body pose
 * ``transl`` (``trans``, ``translation``): (3,) metres; 0 when absent
-* optional ``model`` ('open' | 'smpl' | 'smplx') and ``gender`` ('neutral' | 'male' | 'female')
+* optional ``model`` ('open' | 'smpl' | 'smplx'; default 'smplx' when the body pose has 63 values
+  or SMPL-X's face/hand keys are present, else 'smpl') and ``gender`` ('neutral' | 'male' | 'female')
 
 A leading batch axis of size 1 is dropped. PKL files are read with an unpickler that only builds
 numpy arrays and plain containers, so a parameter file cannot run code.
@@ -23,6 +25,9 @@ import numpy as np
 from thuman_io.errors import InputError, SchemaError
 from thuman_io.item import SMPLParams
 from thuman_io.item_schema import BODY_MODELS, GENDERS
+
+#: Keys only SMPL-X parameter files have (kept by importers in the item's ``meta.extra``).
+SMPLX_KEYS = ("left_hand_pose", "right_hand_pose", "jaw_pose", "leye_pose", "reye_pose", "expression")
 
 _ALIASES = {
     "betas": ("betas", "shape"),
@@ -101,7 +106,10 @@ def params_from_mapping(data: dict, path, model: str | None = None, gender: str 
     gkey, gvalue = pick("global_orient")
     bkey, bvalue = pick("body_pose")
     if bkey is not None:
-        body_pose = arr(bkey, bvalue, 69)
+        size = np.size(bvalue) if np.size(bvalue) == 63 else 69
+        body_pose = arr(bkey, bvalue, size)
+        if size == 63:      # SMPL-X / SMPL-H body joints = SMPL's first 21; SMPL's hands stay 0
+            body_pose = np.concatenate([body_pose, np.zeros(6, np.float32)])
         global_orient = arr(gkey, gvalue, 3) if gkey is not None else np.zeros(3, np.float32)
     elif pkey is not None:
         full = arr(pkey, pose, 72)
@@ -110,7 +118,8 @@ def params_from_mapping(data: dict, path, model: str | None = None, gender: str 
         raise SchemaError(path, "field 'body_pose'", "missing (give body_pose (69,) or pose (72,))")
     tkey, tvalue = pick("transl")
     transl = arr(tkey, tvalue, 3) if tkey is not None else np.zeros(3, np.float32)
-    model = model or _text(data.get("model", "smpl"))
+    smplx_like = (bkey is not None and np.size(bvalue) == 63) or any(k in data for k in SMPLX_KEYS)
+    model = model or _text(data.get("model", "smplx" if smplx_like else "smpl"))
     gender = gender or _text(data.get("gender", "neutral"))
     gender = {"m": "male", "f": "female", "n": "neutral"}.get(gender.lower(), gender.lower())
     if model not in BODY_MODELS:
