@@ -138,7 +138,7 @@ def collect_report(out: Path, settings) -> ReportData:
         data.capture_note = ("Captured by the capture session (body tracking, non-rigid fusion, post-processing) "
                              f"on the simulated depth sensor, {settings.interval_s:g} s per prompted pose "
                              "(the demo's short interval; `thuman capture` keeps the paper's 6 s).")
-    data.capture_note += (" Each picture: the RGB frame (cropped to where depth was measured), the textured mesh "
+    data.capture_note += (" Each picture: the RGB frame (cropped to where depth was measured), the vertex-coloured mesh "
                           "from the camera, the bare geometry from the camera and from the side.")
     data.notices.append(f"The network was trained for {settings.steps} steps on {settings.subjects - 2} subject(s) "
                         "at the CPU preset (32x48x32 grid): the numbers show the pipeline working end to end, "

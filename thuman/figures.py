@@ -95,7 +95,7 @@ def hstack(images: list[np.ndarray], gap: int = 4, background: float = 1.0) -> n
 
 
 def item_picture(item, renderer=None) -> np.ndarray:
-    """A captured item at a glance: its RGB frame (when stored), the textured mesh from the
+    """A captured item at a glance: its RGB frame (when stored), the vertex-coloured mesh from the
     camera, and the bare geometry from the camera and from the side. (288, W, 3) float32."""
     mesh = item.mesh
     v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
