@@ -31,7 +31,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   "$VENV/bin/pip" install -q --upgrade pip
   # The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build.
   "$VENV/bin/pip" install -q torch==2.13.0
-  "$VENV/bin/pip" install -q -e ".[test]"
+  "$VENV/bin/pip" install -q -e ".[all,test]"
   touch "$stamp"
 fi
 echo "setup: ready ($VENV)"

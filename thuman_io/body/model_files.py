@@ -95,10 +95,18 @@ def open_model_file() -> ModelFile:
     meta = json.loads(str(arrays.pop("meta_json")))
     names = [str(n) for n in arrays.pop("landmark_names")]
     landmarks = dict(zip(names, (int(i) for i in arrays.pop("landmark_vertices"))))
-    out = cache_dir() / f"open_body-{digest}.pkl"
+    # <cache>/open_body-<digest>/smpl/SMPL_NEUTRAL.pkl: the layout smplx.create looks up, so
+    # smplx.create(open_model_dir(), model_type="smpl") loads the open model without the toolkit.
+    out = cache_dir() / f"open_body-{digest}" / "smpl" / "SMPL_NEUTRAL.pkl"
     if not out.is_file():
         atomic_write_bytes(out, pickle.dumps(smpl_dict_from_arrays(arrays, src), protocol=4))
     return ModelFile(pkl_path=out, source=src, kind="open", landmarks=landmarks, meta=meta)
+
+
+def open_model_dir() -> Path:
+    """The folder to give ``smplx.create(folder, model_type="smpl", gender="neutral")`` to load the
+    open body model with smplx alone (it holds ``smpl/SMPL_NEUTRAL.pkl``; written on first use)."""
+    return open_model_file().pkl_path.parent.parent
 
 
 def smpl_dict_from_arrays(arrays: dict, source: Path) -> dict:
