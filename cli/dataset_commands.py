@@ -140,7 +140,7 @@ def import_(mesh, params, dataset: Path, subject, pose, release, thuman2, scans,
                if v is not None]
     if len(folders) > 1 or (folders and mesh is not None):
         given = [n for n, _ in folders] + (["MESH"] if mesh is not None else [])
-        raise InputError(None, f"thuman import: {' and '.join(given)} exclude each other", "give one source")
+        raise InputError(None, f"thuman import: {' and '.join(given)}", "give either one of them, not both")
     bar = lambda it: progress(it, desc="import", unit="item")  # noqa: E731
     if release is not None:
         from thuman_io.exchange import import_thuman_release
