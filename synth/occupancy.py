@@ -225,7 +225,7 @@ def _repair_leaks(volume: np.ndarray, leaking: np.ndarray, vertices_index: np.nd
     todo = (band & (leak_z | ~bal_cols | ~bal_rows)) | rest
     if not todo.any():
         return
-    points = grid.voxel_centres()[todo]
+    points = grid.index_to_view(np.argwhere(todo) + 0.5)     # the voxel centres of todo, C order
     wn = fast_winding_number(vertices_view, faces, points)
     if wn is None and int(todo.sum()) * len(faces) <= GWN_BUDGET:
         wn = winding_number(vertices_view, faces, points)
