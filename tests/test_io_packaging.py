@@ -3,10 +3,15 @@ nothing else, h5py 3.8 and numpy 1.x), extras for the rest, py.typed, and the op
 cached where smplx.create finds it."""
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 from second_envs import second_env_python
 from test_corpus_damage import write_shard
