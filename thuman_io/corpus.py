@@ -39,7 +39,7 @@ from thuman_io.errors import InputError, SchemaError
 from thuman_io.grid import VolumeGrid
 from thuman_io.sample import CorpusSample
 from thuman_io.shard import (SAMPLE_NAMES, ShardHeader, decode_sample, open_shard_file, read_row,
-                             read_shard_header, sample_fields, unpack_occupancy)
+                             read_shard_header, sample_fields, unpack_occupancy)  # noqa: F401
 from thuman_io.version import CORPUS_SCHEMA, CORPUS_SCHEMA_VERSION, HDF5_LIBVER, TOOLKIT_VERSION
 
 SHARD_DIR = "shards"
