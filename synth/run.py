@@ -85,13 +85,12 @@ def shard_name(subject: str, pose_index: int) -> str:
 
 def check_input_dataset(dataset_dir: str | os.PathLike) -> Path:
     """Raise InputError unless ``dataset_dir`` is an existing folder that is not a corpus."""
-    from thuman_io.corpus import SHARD_DIR, shard_paths
-    from thuman_io.corpus_manifest import MANIFEST
+    from thuman_io.corpus import SHARD_DIR, is_corpus_dir
 
     path = Path(dataset_dir)
     if not path.is_dir():
         raise InputError(path, "input dataset folder not found", "pass an existing THuman dataset as --input")
-    if (path / MANIFEST).is_file() or shard_paths(path):
+    if is_corpus_dir(path):
         raise InputError(path, f"is a synthesized corpus ({SHARD_DIR}/), not a THuman dataset",
                          "pass the dataset it was made from as --input")
     return path

@@ -1,6 +1,7 @@
 """`thuman validate PATH` and `thuman info PATH` recognise an item, a dataset, a shard, a corpus and
 a recording, and check each (NaN included)."""
 import h5py
+import pytest
 import numpy as np
 
 from cli_runner import run_cli
@@ -83,3 +84,25 @@ def test_item_validator_reports_nan_in_reference_pose(tmp_path, rng, capsys):
         f["meta/reference_pose"][...] = a
     code, out, _ = run_cli(["validate", str(tmp_path / "ds")], capsys)
     assert code == 1 and out.strip() == f"{item}: field 'meta/reference_pose': contains NaN or inf"
+
+
+def test_items_are_not_written_into_a_corpus(tmp_path, rng, capsys):
+    from thuman_io.errors import InputError
+
+    corpus = tmp_path / "corpus"
+    write_shard(corpus, rng)
+    before = sorted(p.name for p in corpus.rglob("*"))
+    with pytest.raises(InputError, match="is a synthesized corpus, not a THuman dataset"):
+        write_item(corpus, make_synthetic_item(rng, "s01", 0))
+    mesh = tmp_path / "m.obj"
+    mesh.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    params = tmp_path / "p.json"
+    params.write_text('{"betas": [0,0,0,0,0,0,0,0,0,0], "pose": %s}' % ([0] * 72))
+    code, _, err = run_cli(["import", str(mesh), "--smpl", str(params), "--dataset", str(corpus),
+                            "--subject", "s01", "--pose", "0"], capsys)
+    assert code == 1 and "is a synthesized corpus" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in corpus.rglob("*")) == before
+    # a dataset whose subject is called 'shards' is still a dataset
+    ds = tmp_path / "ds"
+    write_item(ds, make_synthetic_item(rng, "shards", 0))
+    assert path_kind(ds) == "dataset"

@@ -209,6 +209,17 @@ def _jsonable(value):
     return value
 
 
+def is_corpus_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a synthesized corpus: it has ``corpus.json``, or ``shards/`` holds files
+    named like shards (``<subject>_<pose:04d>.h5``; a dataset's subject called 'shards' holds
+    ``<pose:04d>.h5`` items instead)."""
+    from thuman_io.corpus_manifest import MANIFEST
+    from thuman_io.storage import ITEM_NAME_PATTERN
+
+    root = Path(path)
+    return (root / MANIFEST).is_file() or any(not ITEM_NAME_PATTERN.match(p.name) for p in shard_paths(root))
+
+
 def shard_paths(corpus_dir: str | os.PathLike) -> list[Path]:
     """The finished shards of a corpus, sorted by name (temporary files are skipped)."""
     folder = Path(corpus_dir) / SHARD_DIR

@@ -20,15 +20,14 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 def path_kind(path: str | os.PathLike) -> str:
     """One of :data:`KINDS`; InputError when the path does not exist."""
-    from thuman_io.corpus import SHARD_DIR
-    from thuman_io.corpus_manifest import MANIFEST
+    from thuman_io.corpus import SHARD_DIR, is_corpus_dir
     from thuman_io.dataset import is_subject_dir
     from thuman_io.recording import MAGIC
     from thuman_io.version import CORPUS_SCHEMA, ITEM_SCHEMA
 
     p = Path(path)
     if p.is_dir():
-        if (p / MANIFEST).is_file() or (p / SHARD_DIR).is_dir():
+        if is_corpus_dir(p):
             return "corpus"
         return "subject" if is_subject_dir(p) else "dataset"
     if not p.is_file():

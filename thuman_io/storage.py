@@ -55,7 +55,12 @@ def write_item(dataset_dir: str | os.PathLike, item: Item, overwrite: bool = Fal
     """
     from thuman_io.validate import item_problems
 
+    from thuman_io.corpus import is_corpus_dir
+
     path = item_path(dataset_dir, item.meta.subject, item.meta.pose_index)
+    if is_corpus_dir(dataset_dir):
+        raise InputError(dataset_dir, "is a synthesized corpus, not a THuman dataset",
+                         "write items to a dataset folder (DATASET/<subject>/<pose>.h5)")
     problems = item_problems(item)
     if problems:
         field, message = problems[0]
