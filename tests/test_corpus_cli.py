@@ -1,8 +1,8 @@
 """`thuman validate PATH` and `thuman info PATH` recognise an item, a dataset, a shard, a corpus and
 a recording, and check each (NaN included)."""
 import h5py
-import pytest
 import numpy as np
+import pytest
 
 from cli_runner import run_cli
 from test_corpus_damage import write_shard
