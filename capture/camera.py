@@ -294,3 +294,25 @@ def cv_to_capture(points_cv: np.ndarray) -> np.ndarray:
 def capture_to_cv(points: np.ndarray) -> np.ndarray:
     """(..., 3) capture frame -> OpenCV camera frame (its own inverse)."""
     return cv_to_capture(points)
+
+
+def register_color(color: np.ndarray, depth_m: np.ndarray, camera: CameraModel, color_camera: CameraModel,
+                   depth_to_color: np.ndarray) -> np.ndarray:
+    """Colour resampled into the depth camera (what K4A's ``color_image_to_depth_camera`` does): each
+    depth pixel's point, moved into the colour camera and projected through its lens, takes the
+    colour there (nearest pixel).
+
+    color: (Hc, Wc, C) uint8 native colour image. depth_m: (H, W) metres, 0 = none.
+    depth_to_color: (4, 4) metres. Returns (H, W, C) uint8; 0 where there is no depth or the
+    point falls outside the colour image. No occlusion test (neither has the SDK's).
+    """
+    pts = backproject(depth_m, camera).reshape(-1, 3).astype(np.float64)
+    T = np.asarray(depth_to_color, np.float64)
+    q = pts @ T[:3, :3].T + T[:3, 3]
+    uv, ok = project(q, color_camera, with_valid=True)
+    u, v = np.round(uv[:, 0]), np.round(uv[:, 1])
+    hc, wc = color.shape[:2]
+    ok &= (pts[:, 2] > 0) & (u >= 0) & (u < wc) & (v >= 0) & (v < hc)
+    out = np.zeros((pts.shape[0],) + color.shape[2:], np.uint8)
+    out[ok] = color[v[ok].astype(np.int64), u[ok].astype(np.int64)]
+    return out.reshape(depth_m.shape + color.shape[2:])

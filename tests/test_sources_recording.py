@@ -222,7 +222,7 @@ def test_writer_checks_frames(tmp_path, rng):
 
 def test_format_doc_lists_every_field():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "format-recording.md").read_text()
-    documented = set(re.findall(r"^\|\s*`([a-zA-Z_]+)`", doc, flags=re.M))
+    documented = set(re.findall(r"^\|\s*`([a-zA-Z0-9_]+)`", doc, flags=re.M))
     for record_tag, names in FIELDS.items():
         missing = [n for n in names if n not in documented]
         assert not missing, f"{record_tag} fields missing from docs/format-recording.md: {missing}"

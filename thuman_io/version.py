@@ -10,6 +10,7 @@ ITEM_SCHEMA_VERSION = 1
 CORPUS_SCHEMA = "thuman.corpus"
 CORPUS_SCHEMA_VERSION = 1
 
-#: The toolkit's own RGB-D recordings. See docs/format.md.
+#: The toolkit's own RGB-D recordings. See docs/format-recording.md. Version 2 adds the lens
+#: (``camera``, ``color_camera``) and the K4A factory calibration; version 1 files still read.
 RECORDING_SCHEMA = "thuman.recording"
-RECORDING_SCHEMA_VERSION = 1
+RECORDING_SCHEMA_VERSION = 2
