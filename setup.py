@@ -38,6 +38,7 @@ for root_name, root_folder in ROOTS.items():
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"thuman_io": ["body/data/*", "body/poses/*"], "thuman.synth": ["data/*"]},
+    package_data={"thuman_io": ["body/data/*", "body/poses/*"], "thuman.synth": ["data/*"],
+                  "thuman.capture.sim": ["data/*"]},
     include_package_data=True,
 )

@@ -316,3 +316,30 @@ def register_color(color: np.ndarray, depth_m: np.ndarray, camera: CameraModel, 
     out = np.zeros((pts.shape[0],) + color.shape[2:], np.uint8)
     out[ok] = color[v[ok].astype(np.int64), u[ok].astype(np.int64)]
     return out.reshape(depth_m.shape + color.shape[2:])
+
+
+def color_from_registered(registered: np.ndarray, depth_m: np.ndarray, camera: CameraModel,
+                          color_camera: CameraModel, depth_to_color: np.ndarray) -> np.ndarray:
+    """The native colour image a registered one came from, as far as the depth pixels saw it (the
+    inverse of :func:`register_color`): each depth pixel's colour is splatted over the 2x2
+    colour pixels around its projection, nearer points last so they win. Where no depth pixel
+    lands the image is 0.
+
+    registered: (H, W, C) uint8 colour on the depth pixels. Returns (color_camera.height, .width, C).
+    """
+    pts = backproject(depth_m, camera).reshape(-1, 3).astype(np.float64)
+    T = np.asarray(depth_to_color, np.float64)
+    q = pts @ T[:3, :3].T + T[:3, 3]
+    uv, ok = project(q, color_camera, with_valid=True)
+    ok &= pts[:, 2] > 0
+    src = np.asarray(registered).reshape((-1,) + registered.shape[2:])
+    order = np.flatnonzero(ok)[np.argsort(-q[ok, 2], kind="stable")]  # far first
+    hc, wc = color_camera.height, color_camera.width
+    out = np.zeros((hc * wc,) + registered.shape[2:], np.uint8)
+    u0, v0 = np.floor(uv[order, 0]).astype(np.int64), np.floor(uv[order, 1]).astype(np.int64)
+    for du in (0, 1):
+        for dv in (0, 1):
+            u, v = u0 + du, v0 + dv
+            inside = (u >= 0) & (u < wc) & (v >= 0) & (v < hc)
+            out[v[inside] * wc + u[inside]] = src[order[inside]]  # later (nearer) writes win
+    return out.reshape((hc, wc) + registered.shape[2:])

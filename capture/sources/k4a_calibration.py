@@ -133,6 +133,46 @@ def depth_to_color(calibration, where=None) -> np.ndarray:
     return c @ np.linalg.inv(d)
 
 
+def _raw_intrinsics(cam: CameraModel, binned, crop) -> list:
+    """The inverse of _mode_camera: a mode's camera -> the 14 normalised raw parameters."""
+    cx, cy = (cam.cx + 0.5 + crop[0]) / binned[0], (cam.cy + 0.5 + crop[1]) / binned[1]
+    fx, fy = cam.fx / binned[0], cam.fy / binned[1]
+    return [cx, cy, fx, fy, *cam.k, cam.codx, cam.cody, cam.p2, cam.p1]
+
+
+def calibration_json(camera: CameraModel, depth_mode: str, color_camera: CameraModel, color_resolution: str,
+                     depth_to_color: np.ndarray, template: Optional[str] = None) -> str:
+    """A K4A factory calibration (raw JSON text) holding these cameras, for a stream that came
+    without one (a pinhole simulation, an old recording): the inverse of depth_camera/color_camera
+    on ``template``'s layout (default: the retail device's), its inertial sensors unchanged.
+    Pinhole cameras are written as Brown-Conrady with zero coefficients."""
+    if template is None:
+        from thuman.capture.sim.lens import factory_calibration_text
+
+        template = factory_calibration_text()
+    calib = json.loads(template.rstrip("\x00"))
+    cams = calib["CalibrationInformation"]["Cameras"]
+    model = {"rational_6kt": "CALIBRATION_LensDistortionModelRational6KT"}
+    for cam in cams:
+        if cam.get("Purpose") == "CALIBRATION_CameraPurposeDepth":
+            binned, crop, out = DEPTH_MODE_INFO[depth_mode]
+            cm, T = camera, np.eye(4)
+            cam["SensorWidth"], cam["SensorHeight"] = 1024, 1024
+        elif cam.get("Purpose") == "CALIBRATION_CameraPurposePhotoVideo":
+            binned, crop, out = COLOR_MODE_INFO[color_resolution]
+            cm, T = color_camera, np.asarray(depth_to_color, np.float64)
+            cam["SensorWidth"], cam["SensorHeight"] = 4096, 3072
+        else:
+            continue
+        if (cm.width, cm.height) != tuple(out):
+            raise InputError(None, f"camera {cm.width}x{cm.height} does not match {depth_mode if cm is camera else color_resolution}")
+        cam["Intrinsics"] = {"ModelParameterCount": 14, "ModelParameters": _raw_intrinsics(cm, binned, crop),
+                             "ModelType": model.get(cm.model, "CALIBRATION_LensDistortionModelBrownConrady")}
+        cam["MetricRadius"] = float(cm.metric_radius) if cm.model != "pinhole" else 0.0
+        cam["Rt"] = {"Rotation": T[:3, :3].reshape(-1).tolist(), "Translation": T[:3, 3].tolist()}
+    return json.dumps(calib)
+
+
 def color_resolution_name(width: int, height: int) -> Optional[str]:
     """'720p' for 1280x720 and so on; None for a size K4A does not have."""
     for name, (_, _, out) in COLOR_MODE_INFO.items():

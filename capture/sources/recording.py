@@ -15,7 +15,7 @@ import numpy as np
 from thuman.capture.camera import CameraModel
 from thuman.capture.frames import Frame, FrameSource, GroundTruth
 from thuman.capture.sources.faults import TimestampJump, find_timestamp_jumps
-from thuman_io.errors import SourceFault
+from thuman_io.errors import InputError, SourceFault
 from thuman_io.item import SMPLParams
 from thuman_io.recording import RecordedFrame, RecordingHeader, RecordingWriter, open_recording
 
@@ -106,6 +106,10 @@ class RecordingSource(FrameSource):
         self.recording.close()
 
 
+#: What :func:`record` writes: the toolkit's recording, or an Azure Kinect .mkv.
+RECORD_FORMATS = ("threc", "mkv")
+
+
 @dataclass
 class RecordReport:
     """What :func:`record` did. fault: the SourceFault that ended the stream, or None."""
@@ -134,14 +138,19 @@ def header_for(source: FrameSource, first: Frame) -> RecordingHeader:
 
 def record(source: FrameSource, path: str | os.PathLike, *, seconds: Optional[float] = None,
            max_frames: Optional[int] = None, overwrite: bool = False, ground_truth: bool = True,
-           codec: str = "zlib", on_frame: Optional[Callable[[Frame, RecordReport], None]] = None) -> RecordReport:
+           codec: str = "zlib", on_frame: Optional[Callable[[Frame, RecordReport], None]] = None,
+           format: str = "threc") -> RecordReport:
     """Stream ``source`` into a recording at ``path`` until it ends, ``seconds`` of device time
     pass, or ``max_frames`` are written.
 
     A SourceFault closes the file with the fault recorded (every frame before it stays readable)
     and is returned in ``report.fault``; the caller decides the exit status. KeyboardInterrupt
     closes the file and propagates. ``on_frame(frame, report)`` is called after each write.
+    ``format``: 'threc' (the toolkit's recording, ground truth included) or 'mkv' (an Azure Kinect
+    recording through libk4arecord, see mkv_writer; no ground truth, no fault record).
     """
+    if format not in RECORD_FORMATS:
+        raise InputError(path, f"recording format '{format}' unknown; use one of {', '.join(RECORD_FORMATS)}")
     report = RecordReport(Path(path))
     writer: Optional[RecordingWriter] = None
     t0 = time.perf_counter()
@@ -155,7 +164,12 @@ def record(source: FrameSource, path: str | os.PathLike, *, seconds: Optional[fl
             if seconds is not None and elapsed >= seconds - 0.5 / source.fps:
                 break
             if writer is None:
-                writer = RecordingWriter(path, header_for(source, frame), overwrite=overwrite, codec=codec)
+                if format == "mkv":
+                    from thuman.capture.sources.mkv_writer import MkvWriter
+
+                    writer = MkvWriter(path, header_for(source, frame), overwrite=overwrite)
+                else:
+                    writer = RecordingWriter(path, header_for(source, frame), overwrite=overwrite, codec=codec)
             if not ground_truth:
                 frame = dataclasses.replace(frame, ground_truth=None)
             writer.add(frame_to_recorded(frame))
