@@ -85,6 +85,9 @@ ATTRIBUTES: tuple[tuple[str, str, str, bool, str], ...] = (
     ("frame", "color_camera", "str", False, "JSON lens model of the native colour camera; absent = unknown"),
 )
 
+#: Attributes that files written before them lack even where their group exists (readers default them).
+OPTIONAL_ATTRIBUTES = frozenset({("frame", "camera"), ("frame", "color_camera")})
+
 BODY_MODELS = ("open", "smpl", "smplx")
 GENDERS = ("neutral", "male", "female")
 FRAME_FIELDS = tuple(f for f in FIELDS if f.path.startswith("frame/"))

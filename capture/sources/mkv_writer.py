@@ -27,6 +27,7 @@ from typing import Optional
 import numpy as np
 
 from thuman.capture.camera import CameraModel, color_from_registered, depth_mm_to_m
+from thuman_io.atomic import TMP_PREFIX
 from thuman_io.errors import DeviceError, InputError
 
 _FORMAT = {"MJPG": 0, "BGRA32": 3, "DEPTH16": 4, "IR16": 5}
@@ -128,7 +129,7 @@ class MkvWriter:
         self._lib, self._rec = k4a_libraries()
         config = _DeviceConfiguration(_FORMAT["BGRA32"], _COLOR_RES[color_resolution], _DEPTH_MODE[header.depth_mode],
                                       _FPS[fps], True, 0, 0, 0, False)
-        self._tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self._tmp = self.path.with_name(f"{TMP_PREFIX}{os.getpid()}-{self.path.name}")  # thuman_io.atomic naming
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = ctypes.c_void_p()
         if self._rec.k4a_record_create(str(self._tmp).encode(), None, config, ctypes.byref(self._handle)) != 0:
