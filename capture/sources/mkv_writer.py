@@ -95,9 +95,11 @@ class MkvWriter:
 
     header: the stream's RecordingHeader (thuman_io.recording): size, fps, depth mode, cameras and
     the K4A calibration, if any. fps must be 5, 15 or 30 and the depth mode a K4A one.
+    attach_calibration=False leaves the calibration out (a file K4A playback cannot use: for tests).
     """
 
-    def __init__(self, path: str | os.PathLike, header, *, overwrite: bool = False, color_resolution: str = "720p"):
+    def __init__(self, path: str | os.PathLike, header, *, overwrite: bool = False, color_resolution: str = "720p",
+                 attach_calibration: bool = True):
         from thuman.capture.sources import k4a_calibration as kc
 
         self.path = Path(path)
@@ -135,8 +137,9 @@ class MkvWriter:
         if self._rec.k4a_record_create(str(self._tmp).encode(), None, config, ctypes.byref(self._handle)) != 0:
             raise InputError(self.path, "libk4arecord cannot create the recording")
         blob = raw.encode("utf-8")
-        self._check(self._rec.k4a_record_add_attachment(self._handle, b"calibration.json", blob, len(blob)),
-                    "add the calibration attachment")
+        if attach_calibration:
+            self._check(self._rec.k4a_record_add_attachment(self._handle, b"calibration.json", blob, len(blob)),
+                        "add the calibration attachment")
         self._check(self._rec.k4a_record_write_header(self._handle), "write the header")
         self.frame_count = 0
         self._last: Optional[int] = None
