@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from thuman.capture.camera import CameraModel, as_camera, backproject, project, project_torch
-from thuman.capture.sources.k4a_calibration import color_camera, depth_camera, depth_to_color
+from thuman.capture.sources.k4a_calibration import calibration_json, color_camera, depth_camera, depth_to_color
 from thuman_io.errors import InputError, SchemaError
 
 from pathlib import Path
@@ -75,3 +75,31 @@ def test_calibration_file_units_and_refusals(tmp_path):
         depth_camera(bad)
     with pytest.raises(SchemaError, match="unknown"):
         CameraModel(10, 10, 1, 1, 5, 5, model="fisheye")
+
+
+def test_calibration_made_from_cameras_reads_back_as_them():
+    for mode in ("NFOV_2X2BINNED", "NFOV_UNBINNED", "WFOV_2X2BINNED", "WFOV_UNBINNED"):
+        cam, col, T = depth_camera(CALIBRATION, mode), color_camera(CALIBRATION, "720p"), depth_to_color(CALIBRATION)
+        text = calibration_json(cam, mode, col, "720p", T)
+        back = depth_camera(text, mode)
+        assert back.model == cam.model and np.allclose(back.K, cam.K, atol=1e-9) and np.allclose(back.k, cam.k)
+        assert np.allclose(color_camera(text, "720p").K, col.K, atol=1e-9) and np.allclose(depth_to_color(text), T)
+    # A pinhole camera becomes Brown-Conrady with zero coefficients (the SDK knows no pinhole).
+    pin = CameraModel.pinhole(np.array([[504.2, 0, 319.5], [0, 504.2, 287.5], [0, 0, 1]]), 640, 576)
+    text = calibration_json(pin, "NFOV_UNBINNED", color_camera(CALIBRATION, "720p"), "720p", np.eye(4))
+    back = depth_camera(text, "NFOV_UNBINNED")
+    assert np.allclose(back.K, pin.K) and not any(back.k) and back.is_pinhole is False
+    assert np.allclose(project(np.array([0.3, -0.2, 2.0]), back), project(np.array([0.3, -0.2, 2.0]), pin))
+
+
+def test_item_frame_carries_the_lens(tmp_path):
+    import thuman_io
+    from thuman_io.testing import make_synthetic_item
+
+    cam = depth_camera(CALIBRATION, "NFOV_2X2BINNED")
+    item = make_synthetic_item(np.random.default_rng(0), frame_size=(288, 320))
+    item.frame.camera = cam.to_dict()
+    path = thuman_io.write_item(tmp_path, item)
+    assert thuman_io.validate_item(path) == []
+    back = thuman_io.read_item(path)
+    assert CameraModel.from_dict(back.frame.camera) == cam and back.frame.color_camera is None
