@@ -70,6 +70,25 @@ class LensResampler:
         self._wts = np.stack([(1 - a) * (1 - b), a * (1 - b), (1 - a) * b, a * b]).astype(np.float32)
         self._nearest = self._idx[np.argmax(self._wts, axis=0), np.arange(self._idx.shape[1])]
         self._out = np.flatnonzero(self.valid)                                           # (N,) output pixel
+        self._subsets: dict = {}
+        self._no_ray = np.flatnonzero(~self.valid)
+
+    def _subset(self, region):
+        """(idx, wts, nearest, out) of the sensor pixels that look into ``region`` of the render
+        image, cached per region (the renderer's viewports are few: sizes in steps of 64 px)."""
+        hit = self._subsets.get(region)
+        if hit is None:
+            if region is None:
+                sel = slice(None)
+            else:
+                r0, c0, h, w = region
+                sel = np.flatnonzero((self._row >= r0 - 1) & (self._row < r0 + h)
+                                     & (self._col >= c0 - 1) & (self._col < c0 + w))
+            hit = (self._idx[:, sel], self._wts[:, sel], self._nearest[sel], self._out[sel])
+            if len(self._subsets) > 64:
+                self._subsets.clear()
+            self._subsets[region] = hit
+        return hit
 
     def resample(self, color: np.ndarray, depth: np.ndarray, region=None) -> tuple[np.ndarray, np.ndarray]:
         """Render-camera colour (Hr, Wr, 3) uint8 and depth (Hr, Wr) float32 metres (0 = none) ->
@@ -80,28 +99,26 @@ class LensResampler:
         the nearest render pixel (interpolating it costs more than the rest together).
         """
         H, W = self.camera.height, self.camera.width
+        # Colours move as 3-byte records (one gather per pixel instead of three).
+        c = np.ascontiguousarray(color).reshape(-1, 3).view("V3").reshape(-1)
         out_z = np.zeros(H * W, np.float32)
-        out_c = np.empty((H * W, 3), np.uint8)
-        out_c[:] = 0
-        c = color.reshape(-1, 3)
-        sel = slice(None)
+        out_c = np.zeros((H * W, 3), np.uint8)
+        oc = out_c.view("V3").reshape(-1)
         if region is not None:
-            r0, c0, h, w = region
-            inside = (self._row >= r0 - 1) & (self._row < r0 + h) & (self._col >= c0 - 1) & (self._col < c0 + w)
-            # Pixels looking elsewhere see the background colour of the render (its corner pixel).
-            out_c[self._out] = c[0]
-            sel = np.flatnonzero(inside)
-        idx, wts, nearest = self._idx[:, sel], self._wts[:, sel], self._nearest[sel]
+            oc[:] = c[0]                 # pixels looking outside the region see the render's background
+            oc[self._no_ray] = np.zeros(1, np.uint8).repeat(3).view("V3")[0]
+        idx, wts, nearest, out = self._subset(None if region is None else tuple(int(r) for r in region))
         zr = depth.reshape(-1)
-        z4 = zr[idx]                                                                      # (4, n)
-        zmin, zmax = z4.min(axis=0), z4.max(axis=0)
-        with np.errstate(divide="ignore"):
-            i4 = 1.0 / np.where(z4 > 0, z4, np.inf)
-        inv = np.sum(wts * i4, axis=0)
-        smooth = ((zmin > 0) & (zmax <= zmin * (1 + CONTINUITY_REL))
-                  & (np.abs(i4[0] + i4[3] - i4[1] - i4[2]) <= AFFINE_REL * inv))
-        z = np.where(smooth, 1.0 / np.where(smooth, inv, 1.0), zr[nearest])
-        out = self._out[sel]
+        z0, z1, z2, z3 = zr[idx[0]], zr[idx[1]], zr[idx[2]], zr[idx[3]]
+        zmin = np.minimum(np.minimum(z0, z1), np.minimum(z2, z3))
+        zmax = np.maximum(np.maximum(z0, z1), np.maximum(z2, z3))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            i0, i1, i2, i3 = 1.0 / z0, 1.0 / z1, 1.0 / z2, 1.0 / z3                     # inf where no depth
+            inv = wts[0] * i0 + wts[1] * i1 + wts[2] * i2 + wts[3] * i3
+            smooth = ((zmin > 0) & (zmax <= zmin * np.float32(1 + CONTINUITY_REL))
+                      & (np.abs(i0 + i3 - i1 - i2) <= np.float32(AFFINE_REL) * inv))
+        z = zr[nearest]
+        z[smooth] = np.float32(1.0) / inv[smooth]
         out_z[out] = z
-        out_c[out] = c[nearest]
+        oc[out] = c[nearest]
         return out_c.reshape(H, W, 3), out_z.reshape(H, W)
