@@ -3,23 +3,14 @@
 # engine through the pyk4a-bundle wheel, with numpy < 2 (its extension was built against numpy 1 and
 # fails to import under numpy 2), plus this project installed without its dependencies and the few
 # packages the camera, recording and .mkv code need. Idempotent. THUMAN_VENV_K4A puts it elsewhere.
-# Colour registration runs the depth engine, which needs an OpenGL context: Xvfb + Mesa (apt).
+# Colour registration runs the depth engine, which needs an OpenGL context: Xvfb + Mesa.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV=${THUMAN_VENV_K4A:-.venv-k4a}
 PY=${PYTHON:-python3}
 
-APT_PACKAGES="xvfb libgl1 libgl1-mesa-dri libegl1 libusb-1.0-0"
-missing=""
-for p in $APT_PACKAGES; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  echo "setup.d/k4a: installing Debian packages:$missing"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
-fi
+# Its Debian packages (xvfb, Mesa's GL) are in scripts/setup.sh's list, which runs first.
+command -v Xvfb >/dev/null || echo "setup.d/k4a: warning: Xvfb missing (apt-get install xvfb): headless colour registration needs it" >&2
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup.d/k4a: creating $VENV"
