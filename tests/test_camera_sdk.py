@@ -35,3 +35,6 @@ def test_every_depth_mode_matches_the_sdk():
     assert c["K_max_diff"] < 1e-3 and c["project_max_px"] < 0.05
     assert c["R_max_diff"] < 1e-6 and c["t_max_diff_m"] < 1e-6
     assert 0.03 < abs(c["translation_m"][0]) < 0.034  # about 32 mm, in metres
+    r6 = figures["rational_6kt_nfov"]  # the older lens model is read, and is not Brown-Conrady
+    assert r6["model"] == "rational_6kt" and r6["pixels"] > 5000
+    assert r6["backproject_max_mm"] < 0.5 < r6["as_brown_conrady_max_mm"]

@@ -70,4 +70,29 @@ out["color_720p"] = {"K_max_diff": float(np.abs(cal.get_camera_matrix(Calibratio
                      "R_max_diff": float(np.abs(np.asarray(R) - T[:3, :3]).max()),
                      "t_max_diff_m": float(np.abs(np.asarray(t).reshape(3) - T[:3, 3]).max()),
                      "translation_m": T[:3, 3].tolist()}
+# The older Rational 6KT lens model (early devices): the same calibration relabelled, with tangential
+# terms made large enough (x200) that the factor the two models differ by shows.
+calib = json.loads(raw)
+for cam_entry in calib["CalibrationInformation"]["Cameras"]:
+    if cam_entry["Purpose"] == "CALIBRATION_CameraPurposeDepth":
+        cam_entry["Intrinsics"]["ModelType"] = "CALIBRATION_LensDistortionModelRational6KT"
+        cam_entry["Intrinsics"]["ModelParameters"][12] *= 200
+        cam_entry["Intrinsics"]["ModelParameters"][13] *= 200
+raw6 = json.dumps(calib)
+cal6 = Calibration.from_raw(raw6, DepthMode.NFOV_UNBINNED, ColorResolution.RES_720P)
+cam6 = depth_camera(raw6, "NFOV_UNBINNED")
+ours6 = backproject(np.full((cam6.height, cam6.width), Z_MM * 1e-3), cam6).astype(np.float64) * 1e3
+bc = depth_camera(raw6.replace("LensDistortionModelRational6KT", "LensDistortionModelBrownConrady"), "NFOV_UNBINNED")
+ours_bc = backproject(np.full((bc.height, bc.width), Z_MM * 1e-3), bc).astype(np.float64) * 1e3
+errs, bc_errs = [], []
+for v in range(0, cam6.height, 8):
+    for u in range(0, cam6.width, 8):
+        try:
+            p = np.array(cal6.convert_2d_to_3d((float(u), float(v)), Z_MM, CalibrationType.DEPTH))
+        except ValueError:
+            continue
+        errs.append(np.linalg.norm(ours6[v, u] - p))
+        bc_errs.append(np.linalg.norm(ours_bc[v, u] - p))
+out["rational_6kt_nfov"] = {"model": cam6.model, "pixels": len(errs), "backproject_max_mm": float(np.max(errs)),
+                            "as_brown_conrady_max_mm": float(np.max(bc_errs))}
 print(json.dumps(out))
