@@ -169,3 +169,8 @@ def test_capture_through_a_k4a_mkv_gives_the_same_item(tmp_path):
         np.testing.assert_allclose(getattr(b.smpl, key), getattr(a.smpl, key), atol=1e-5)
     np.testing.assert_array_equal(b.frame.depth_mm, a.frame.depth_mm)
     assert b.frame.camera == a.frame.camera and b.frame.camera["model"] == "brown_conrady"
+
+
+def test_live_source_without_a_device_is_one_line(tmp_path):
+    line = one_line_error(thuman_k4a("record", "--source", "k4a", "--out", "k.threc", cwd=tmp_path))
+    assert "no device at index 0 (0 connected)" in line and not (tmp_path / "k.threc").exists()
