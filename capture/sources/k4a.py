@@ -152,6 +152,9 @@ class _K4ABase(FrameSource):
         self._t0: Optional[int] = None
 
     def _frame(self, capture) -> Optional[Frame]:
+        if self.color_camera is None and capture.depth is not None:  # a depth-only recording: black colour
+            depth = np.asarray(capture.depth, np.uint16)
+            return self._make_frame(capture, np.zeros(depth.shape + (3,), np.uint8))
         color = _registered_color(self._pyk4a, capture, self._calibration, self._color_format, self.device)
         for attempt in range(REGISTRATION_RETRIES):
             if color is not False:
@@ -166,6 +169,9 @@ class _K4ABase(FrameSource):
             color = self._register_here(capture)
         if color is None:
             return None
+        return self._make_frame(capture, color)
+
+    def _make_frame(self, capture, color: np.ndarray) -> Frame:
         ts = int(capture.depth_timestamp_usec)
         if self._t0 is None:
             self._t0 = ts
