@@ -123,7 +123,7 @@ def test_simulation_round_trips_through_a_k4a_mkv(tmp_path, lens):
         np.testing.assert_array_equal(fb.depth_mm, fa.depth_mm)         # depth bit-identical
         seen = fa.depth_mm > 0
         diff = np.abs(fa.color.astype(int) - fb.color.astype(int)).max(-1)[seen]
-        assert np.median(diff) <= 4 and (fb.color[seen].sum(-1) == 0).mean() < 0.05
+        assert np.median(diff) <= 6 and (fb.color[seen].sum(-1) == 0).mean() < 0.05  # MJPG q95, splat, register
 
 
 def test_flat_wall_point_cloud_matches_the_sdk(tmp_path):

@@ -4,14 +4,16 @@ record without a device.
 
 What the file holds: the factory calibration as the ``calibration.json`` attachment (the source's
 own, else one made from the frames' cameras on the retail device's layout), depth as DEPTH16
-(K4A's ``b16g`` track, bit-identical to the frames), colour as BGRA32 at the native colour
+(K4A's ``b16g`` track, bit-identical to the frames), colour as MJPG (JPEG quality 95, as
+k4arecorder writes it; or BGRA32, uncompressed: 3.7 MB a frame at 720p) at the native colour
 resolution (the registered colour splatted back into the colour camera through its lens: K4A
 playback registers it to depth again), IR as IR16 (toolkit frames have none: the colour's
 luminance x 4, so viewers show something), and the frames' device timestamps. The file is
 written under a temporary name and renamed when closed, so a crash leaves no half file.
 
 Calls (libk4arecord 1.4 / libk4a 1.4): k4a_record_create(path, NULL, config), k4a_record_add_attachment,
-k4a_record_write_header, then per frame k4a_capture_create, k4a_image_create + k4a_image_get_buffer,
+k4a_record_write_header, then per frame k4a_capture_create, k4a_image_create + k4a_image_get_buffer
+(k4a_image_create_from_buffer for MJPG),
 k4a_image_set_device_timestamp_usec, k4a_capture_set_*_image, k4a_record_write_capture; k4a_record_flush
 and k4a_record_close at the end.
 """
@@ -71,6 +73,8 @@ def k4a_libraries() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     lib.k4a_capture_create.argtypes = [ctypes.POINTER(vp)]
     lib.k4a_capture_release.argtypes = [vp]
     lib.k4a_image_create.argtypes = [i, i, i, i, ctypes.POINTER(vp)]
+    lib.k4a_image_create_from_buffer.argtypes = [i, i, i, i, ctypes.c_char_p, ctypes.c_size_t, vp, vp,
+                                                 ctypes.POINTER(vp)]
     lib.k4a_image_get_buffer.argtypes = [vp]
     lib.k4a_image_get_buffer.restype = ctypes.POINTER(ctypes.c_uint8)
     lib.k4a_image_get_size.argtypes = [vp]
@@ -96,10 +100,11 @@ class MkvWriter:
     header: the stream's RecordingHeader (thuman_io.recording): size, fps, depth mode, cameras and
     the K4A calibration, if any. fps must be 5, 15 or 30 and the depth mode a K4A one.
     attach_calibration=False leaves the calibration out (a file K4A playback cannot use: for tests).
+    color_format: 'MJPG' (default) or 'BGRA32'.
     """
 
     def __init__(self, path: str | os.PathLike, header, *, overwrite: bool = False, color_resolution: str = "720p",
-                 attach_calibration: bool = True):
+                 attach_calibration: bool = True, color_format: str = "MJPG", jpeg_quality: int = 95):
         from thuman.capture.sources import k4a_calibration as kc
 
         self.path = Path(path)
@@ -111,6 +116,9 @@ class MkvWriter:
         if header.depth_mode not in _DEPTH_MODE:
             raise InputError(self.path, f"depth mode {header.depth_mode!r} is not a K4A one "
                                         f"({', '.join(_DEPTH_MODE)})")
+        if color_format not in ("MJPG", "BGRA32"):
+            raise InputError(self.path, f"colour format '{color_format}' unknown; use MJPG or BGRA32")
+        self.color_format, self.jpeg_quality = color_format, int(jpeg_quality)
         self.header = header
         camera = (CameraModel.from_dict(header.camera) if header.camera
                   else CameraModel.pinhole(header.K, header.width, header.height))
@@ -129,7 +137,7 @@ class MkvWriter:
             raw = kc.calibration_json(camera, header.depth_mode, color, color_resolution, self.depth_to_color)
         self.calibration = raw
         self._lib, self._rec = k4a_libraries()
-        config = _DeviceConfiguration(_FORMAT["BGRA32"], _COLOR_RES[color_resolution], _DEPTH_MODE[header.depth_mode],
+        config = _DeviceConfiguration(_FORMAT[color_format], _COLOR_RES[color_resolution], _DEPTH_MODE[header.depth_mode],
                                       _FPS[fps], True, 0, 0, 0, False)
         self._tmp = self.path.with_name(f"{TMP_PREFIX}{os.getpid()}-{self.path.name}")  # thuman_io.atomic naming
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,12 +186,28 @@ class MkvWriter:
         ts = int(frame.timestamp_us)
         rgb = color_from_registered(np.asarray(frame.color), depth_mm_to_m(depth), self.camera, self.color_camera,
                                     self.depth_to_color)
-        bgra = np.concatenate([rgb[..., ::-1], np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
         lum = np.asarray(frame.color, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         ir = np.round(lum * 4).astype(np.uint16)
         capture = ctypes.c_void_p()
         self._check(self._lib.k4a_capture_create(ctypes.byref(capture)), "create a capture")
-        images = [self._image("BGRA32", bgra, ts), self._image("DEPTH16", depth, ts), self._image("IR16", ir, ts)]
+        jpeg = None
+        if self.color_format == "MJPG":
+            import io
+
+            from PIL import Image
+
+            buf = io.BytesIO()
+            Image.fromarray(rgb).save(buf, format="JPEG", quality=self.jpeg_quality)
+            jpeg = buf.getvalue()  # referenced until the capture is written and released
+            color_image = ctypes.c_void_p()
+            self._check(self._lib.k4a_image_create_from_buffer(_FORMAT["MJPG"], rgb.shape[1], rgb.shape[0], 0, jpeg,
+                                                               len(jpeg), None, None, ctypes.byref(color_image)),
+                        "create an MJPG image")
+            self._lib.k4a_image_set_device_timestamp_usec(color_image, ts)
+        else:
+            bgra = np.concatenate([rgb[..., ::-1], np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+            color_image = self._image("BGRA32", bgra, ts)
+        images = [color_image, self._image("DEPTH16", depth, ts), self._image("IR16", ir, ts)]
         try:
             for name, image in zip(("color", "depth", "ir"), images):
                 getattr(self._lib, f"k4a_capture_set_{name}_image")(capture, image)
@@ -192,6 +216,7 @@ class MkvWriter:
             for image in images:
                 self._lib.k4a_image_release(image)
             self._lib.k4a_capture_release(capture)
+            del jpeg
         self.frame_count += 1
         self._last = int(frame.index)
 
