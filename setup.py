@@ -39,6 +39,6 @@ setup(
     packages=packages,
     package_dir=package_dir,
     package_data={"thuman_io": ["body/data/*", "body/poses/*", "py.typed"], "thuman": ["py.typed"],
-                  "thuman.synth": ["data/*"]},
+                  "thuman.synth": ["data/*"], "thuman.capture.sim": ["data/*"]},
     include_package_data=True,
 )

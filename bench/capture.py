@@ -92,7 +92,7 @@ def main():
     ids = torch.arange(dense.num_voxels)
     t0 = time.perf_counter()
     for d, c in depths:
-        integrate(dense, d, K, c, live_centres=centres, ids=ids)
+        integrate(dense, d, turn[0].camera, c, live_centres=centres, ids=ids)  # through the lens
     ours_rigid_s = time.perf_counter() - t0
     print(f"Open3D UniformTSDFVolume rigid ({res}^3 = {res ** 3} voxels): {n1 / o3d_s:7.2f} fps")
     print(f"thuman rigid dense integrate ({dense.num_voxels} voxels): {n1 / ours_rigid_s:7.2f} fps")

@@ -56,8 +56,19 @@ def main(argv=None) -> None:
     t = time.perf_counter()
     frames = [next(it) for _ in range(n)]
     total = (time.perf_counter() - t) / n
-    print(f"\nsimulated source, {mode.name} {mode.width}x{mode.height}: {1 / total:.1f} frames/s "
+    print(f"\nsimulated source, {mode.name} {mode.width}x{mode.height}, retail K4A lens: {1 / total:.1f} frames/s "
           f"({total * 1e3:.0f} ms/frame, {n} frames, colour + depth + ground truth)")
+    # Peer in the same run: the ideal pinhole lens (no resampling, a smaller render).
+    pin = SimSource(seed=args.seed, depth_mode_name=args.mode, fps=30.0, subject=subject, lens="pinhole")
+    pit = iter(pin)
+    next(pit)
+    t = time.perf_counter()
+    for _ in range(n):
+        next(pit)
+    total_pin = (time.perf_counter() - t) / n
+    pin.close()
+    print(f"  peer: pinhole lens {1 / total_pin:.1f} frames/s ({total_pin * 1e3:.0f} ms/frame); "
+          f"ratio lens / pinhole time per frame {total / total_pin:.2f}")
 
     # Per stage, on the same frames.
     t_pose = _timeit(lambda i=0: src.pose_at(i + 1), n)
@@ -65,12 +76,17 @@ def main(argv=None) -> None:
     mesh = SceneMesh(posed.vertices, subject.faces, subject.colors)
     renderer = src.sensor._renderer
     t_render = _timeit(lambda: renderer.render([mesh]), n)
-    color, exact = renderer.render([mesh])
+    rc, rd = renderer.render([mesh])
+    resampler = src.sensor._resampler
+    t_lens = _timeit(lambda: resampler.resample(rc, rd, renderer.last_viewport), n)
+    color, exact = src.sensor.render_exact([mesh])
     rng = np.random.default_rng(0)
-    t_noise = _timeit(lambda: apply_depth_noise(exact, color, mode.K, src.noise, rng, mode.min_depth_m,
+    t_noise = _timeit(lambda: apply_depth_noise(exact, color, src.sensor.camera, src.noise, rng, mode.min_depth_m,
                                                 mode.max_depth_m), n)
     print(f"  pose (LBS of the clothed mesh)  {t_pose * 1e3:6.1f} ms")
-    print(f"  render (pyrender, cropped)      {t_render * 1e3:6.1f} ms")
+    print(f"  render (pyrender, cropped)      {t_render * 1e3:6.1f} ms  ({renderer.mode.width}x{renderer.mode.height} "
+          "pinhole render camera)")
+    print(f"  lens resampling                 {t_lens * 1e3:6.1f} ms")
     print(f"  depth noise model               {t_noise * 1e3:6.1f} ms")
 
     # Peer: pyrender's default path on the same mesh and camera.

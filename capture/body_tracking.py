@@ -44,6 +44,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from thuman.capture.camera import as_camera, project_torch
 from thuman.capture.visibility import unoccluded
 from thuman_io.item import SMPLParams
 
@@ -186,7 +187,7 @@ class BodyTracker:
         self.num_betas = int(getattr(body_model, "num_betas", 10))
         self.state: Optional[BodyState] = None
         self._surface: Optional[SurfaceTargets] = None
-        self._K: Optional[np.ndarray] = None
+        self._K = None  # the frame's CameraModel
         self._history: list = []  # (time_s, BodyState) of the last two frames, for the prediction
         self._rng = np.random.default_rng(self.cfg.seed)
         self.parents = np.asarray(getattr(body_model, "parents"), dtype=np.int64)
@@ -258,12 +259,13 @@ class BodyTracker:
 
     def track(self, points: np.ndarray, iterations: Optional[int] = None,
               fit_shape: Optional[bool] = None, init: Optional[BodyState] = None,
-              depth_m: Optional[np.ndarray] = None, K: Optional[np.ndarray] = None,
+              depth_m: Optional[np.ndarray] = None, K=None,
               time_s: Optional[float] = None, surface: Optional[SurfaceTargets] = None) -> BodyState:
         """Fit the body to one frame's depth points.
 
         points: (P, 3) float32 metres, capture frame (the subject's points only).
-        depth_m (H, W) metres and K (3, 3): the frame's depth image, for the free-space term
+        depth_m (H, W) metres and K (the frame's CameraModel, or a (3, 3) pinhole K): the frame's depth
+        image, for the free-space term
         (omitted when not given).
         iterations / fit_shape: override the defaults (first frame: first_iterations, shape on).
         init: a starting state (default: the prediction from the previous frames, else
@@ -277,12 +279,12 @@ class BodyTracker:
         iterations = iterations or (cfg.first_iterations if first else cfg.iterations)
         fit_shape = first if fit_shape is None else fit_shape
         self._surface = None if fit_shape else surface
-        self._K = None if K is None else np.asarray(K, np.float64)
+        self._K = None if K is None else as_camera(K, None if depth_m is None else np.shape(depth_m))
         pts = torch.as_tensor(self.subsample(points), dtype=torch.float32, device=self.device)
         # Not on the first frame: the rest-pose guess lies mostly in free space, and pulling it to the
         # nearest points would fold the limbs into the trunk.
         self._depth = None if depth_m is None or cfg.w_free_space <= 0 or first else (
-            torch.as_tensor(np.asarray(depth_m, np.float32), device=self.device), np.asarray(K, np.float64))
+            torch.as_tensor(np.asarray(depth_m, np.float32), device=self.device), self._K)
         self._pts_tree = None
         f64 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float64, device=self.device)
         # x = [pose (72), transl (3), betas (B) if fitted]
@@ -459,9 +461,9 @@ class BodyTracker:
         z = -verts[:, 2]
         front = z > 1e-6
         zs = torch.where(front, z, torch.ones_like(z))
-        u = torch.round(float(K[0, 0]) * verts[:, 0] / zs + float(K[0, 2])).long()
-        v = torch.round(-float(K[1, 1]) * verts[:, 1] / zs + float(K[1, 2])).long()
-        inside = front & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+        uv, in_lens = project_torch(torch.stack([verts[:, 0], -verts[:, 1], zs], dim=-1), K)
+        u, v = torch.round(uv[:, 0]).long(), torch.round(uv[:, 1]).long()
+        inside = front & in_lens & (u >= 0) & (u < w) & (v >= 0) & (v < h)
         d = depth[v.clamp(0, h - 1), u.clamp(0, w - 1)]
         # In front of the measured surface, or where the camera saw past the subject (background).
         ids = torch.nonzero(inside & ((d <= 0) | (z < d - self.cfg.free_space_tol_m))).squeeze(1)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from thuman.capture.camera import project
+
 
 @dataclass
 class Coverage:
@@ -41,7 +43,7 @@ class Coverage:
         """Mark the vertices this frame saw and return the new fraction.
 
         live_vertices/live_normals: (V, 3) the body in the live frame (capture frame, metres).
-        depth_m: (H, W) metres, 0 = invalid. K: (3, 3) intrinsics. min_cos: a vertex counts only
+        depth_m: (H, W) metres, 0 = invalid. K: the camera (CameraModel, or (3, 3) pinhole). min_cos: a vertex counts only
         when seen within acos(min_cos) of head-on (grazing views give poor depth).
         """
         v = np.asarray(live_vertices, dtype=np.float64)
@@ -50,8 +52,9 @@ class Coverage:
         z = -v[:, 2]
         ok = facing & (z > 1e-6)
         zs = np.where(ok, z, 1.0)
-        u = np.round(K[0, 0] * v[:, 0] / zs + K[0, 2]).astype(np.int64)
-        r = np.round(K[1, 1] * (-v[:, 1]) / zs + K[1, 2]).astype(np.int64)
+        uv, in_lens = project(np.stack([v[:, 0], -v[:, 1], zs], axis=-1), K, with_valid=True)
+        ok &= in_lens
+        u, r = np.round(np.nan_to_num(uv[:, 0], nan=-1)).astype(np.int64), np.round(np.nan_to_num(uv[:, 1], nan=-1)).astype(np.int64)
         h, w = depth_m.shape
         ok &= (u >= 0) & (u < w) & (r >= 0) & (r < h)
         d = np.where(ok, depth_m[np.clip(r, 0, h - 1), np.clip(u, 0, w - 1)], 0.0)

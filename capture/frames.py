@@ -11,6 +11,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from thuman.capture.camera import CameraModel
 from thuman_io.item import SMPLParams
 
 
@@ -40,10 +41,13 @@ class Frame:
     timestamp_us:     device timestamp, microseconds.
     color:            (H, W, 3) uint8 RGB registered to the depth camera (pixel-aligned with depth).
     depth_mm:         (H, W) uint16 millimetres along the optical axis, 0 = no measurement.
-    K:                (3, 3) float64 depth-camera intrinsics (serve ``color`` too).
+    K:                (3, 3) float64 pinhole part of the depth camera (serves ``color`` too).
     color_K:          (3, 3) float64 intrinsics of the native colour camera.
     depth_to_color:   (4, 4) float64 metres, depth camera -> native colour camera.
     ground_truth:     simulated sources only.
+    camera:           the depth camera's full lens (CameraModel); project and back-project with it,
+                      never with ``K`` alone. Defaults to the pinhole ``K`` at the depth image's size.
+    color_camera:     the native colour camera's lens, or None.
     """
 
     index: int
@@ -54,6 +58,13 @@ class Frame:
     color_K: np.ndarray = field(default_factory=lambda: np.eye(3))
     depth_to_color: np.ndarray = field(default_factory=lambda: np.eye(4))
     ground_truth: Optional[GroundTruth] = None
+    camera: Optional[CameraModel] = None
+    color_camera: Optional[CameraModel] = None
+
+    def __post_init__(self):
+        if self.camera is None:
+            h, w = np.shape(self.depth_mm)[:2]
+            self.camera = CameraModel.pinhole(self.K, w, h)
 
     @property
     def shape(self) -> tuple[int, int]:

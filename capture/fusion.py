@@ -134,7 +134,7 @@ class DoubleFusion:
         """(P, 3) float32 capture-frame points of the subject in ``frame``."""
         depth = depth_mm_to_m(frame.depth_mm)
         depth = np.where(depth < self.cfg.max_depth_m, depth, 0.0)
-        pts = cv_to_capture(backproject(depth, frame.K))[depth > 0]
+        pts = cv_to_capture(backproject(depth, frame.camera))[depth > 0]
         if self.planes is None:  # first frame: find the room's floor and walls once
             self.planes = find_planes(pts, seed=self.cfg.seed)
         pts = remove_planes(pts, self.planes)
@@ -153,7 +153,7 @@ class DoubleFusion:
         depth = depth_mm_to_m(frame.depth_mm)
         if not self.planes:
             return depth
-        pts = cv_to_capture(backproject(depth, frame.K))
+        pts = cv_to_capture(backproject(depth, frame.camera))
         bg = np.zeros(depth.shape, dtype=bool)
         for n, d in self.planes:
             s = pts @ n + d
@@ -170,7 +170,7 @@ class DoubleFusion:
                                "the view or tracking lost it; keep the whole body in view 1.5-3 m from the "
                                "camera and start the capture again", frame_index=frame.index)
         time_s = frame.timestamp_us * 1e-6
-        body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.K, time_s=time_s,
+        body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.camera, time_s=time_s,
                                   surface=self._surface_targets(time_s, fuse))
         if self.canonical is None:
             self._start(body)
@@ -183,7 +183,7 @@ class DoubleFusion:
             depth = torch.as_tensor(depth_mm_to_m(frame.depth_mm), device=self.device)
             color = torch.as_tensor(frame.color, device=self.device)
             live = warp_points(self._node_maps, self._vox_idx, self._vox_w, self._vox_centres)
-            updated = integrate(self.volume, depth, frame.K, color, live_centres=live, ids=self._band_ids,
+            updated = integrate(self.volume, depth, frame.camera, color, live_centres=live, ids=self._band_ids,
                                 update_color=update_color)
             self._mesh_dirty = True
             self.frames_fused += 1

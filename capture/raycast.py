@@ -1,4 +1,4 @@
-"""Depth of a triangle mesh seen by a pinhole camera, by ray casting (Open3D's RaycastingScene).
+"""Depth of a triangle mesh seen by a camera (pinhole or a distorted lens), by ray casting (Open3D's RaycastingScene).
 
 Used to make exact, noise-free test and benchmark frames and to render the live reconstruction
 for the pose prompt. Pure: arrays in, arrays out.
@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from thuman.capture.camera import as_camera
 
-def render_depth(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, height: int, width: int,
+
+def render_depth(vertices: np.ndarray, faces: np.ndarray, K, height: int, width: int,
                  capture_to_camera: np.ndarray | None = None) -> np.ndarray:
     """Depth image of a mesh.
 
     vertices: (V, 3) metres, capture frame (y up, z toward the camera). faces: (F, 3) int.
-    K: (3, 3) OpenCV intrinsics, pixels. capture_to_camera: (4, 4) rigid transform taking capture
+    K: the camera, a CameraModel (each pixel casts its ray through the lens) or a (3, 3) OpenCV
+    pinhole K, pixels. capture_to_camera: (4, 4) rigid transform taking capture
     frame points to the camera's capture-style frame (identity = the capture camera itself).
     Returns (H, W) float32 metres along the optical axis, 0 where no surface is hit.
     """
@@ -26,12 +29,15 @@ def render_depth(vertices: np.ndarray, faces: np.ndarray, K: np.ndarray, height:
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(v_cv.astype(np.float32)),
                         o3d.core.Tensor(np.asarray(faces, dtype=np.uint32)))
-    u, w = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    cam = as_camera(K, (height, width))
+    if (cam.height, cam.width) != (height, width):
+        cam = cam.with_size(width, height)
+    xy = cam.ray_table()
     # Directions with unit z: the hit distance t is then the depth along the optical axis.
-    d = np.stack([(u - K[0, 2]) / K[0, 0], (w - K[1, 2]) / K[1, 1], np.ones_like(u)], -1)
+    d = np.concatenate([np.nan_to_num(xy), np.ones(xy.shape[:2] + (1,))], -1)
     rays = np.concatenate([np.zeros_like(d), d], -1).astype(np.float32)
     t = scene.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy()
-    return np.where(np.isfinite(t), t, 0.0).astype(np.float32)
+    return np.where(np.isfinite(t) & np.isfinite(xy[..., 0]), t, 0.0).astype(np.float32)
 
 
 def intrinsics(width: int, height: int, fov_y_deg: float = 65.0) -> np.ndarray:

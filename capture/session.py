@@ -202,7 +202,7 @@ class CaptureSession:
         body = self.fusion.body
         v = torch.as_tensor(body.vertices)
         n = vertex_normals(v, torch.as_tensor(self.fusion.faces_np)).numpy()
-        self.coverage.update(body.vertices, n, depth_mm_to_m(frame.depth_mm), frame.K)
+        self.coverage.update(body.vertices, n, depth_mm_to_m(frame.depth_mm), frame.camera)
 
     def _prompt(self, k: int, t: float) -> np.ndarray:
         """Show reference pose k: to the source (simulator) and on the prompt display."""
@@ -253,7 +253,8 @@ class CaptureSession:
                          color_intrinsics=np.asarray(frame.K, np.float64),
                          depth_intrinsics=np.asarray(frame.K, np.float64), depth_to_color=np.eye(4),
                          camera_to_item=CV_TO_CAPTURE.copy(), depth_registered_to_color=True,
-                         timestamp_us=int(frame.timestamp_us))
+                         timestamp_us=int(frame.timestamp_us), camera=frame.camera.to_dict(),
+                         color_camera=None if frame.color_camera is None else frame.color_camera.to_dict())
         smpl = body.to_smpl_params(model=getattr(self.bm, "name", "open"), gender=getattr(self.bm, "gender", "neutral"))
         item = Item(mesh=processed.mesh, smpl=smpl, meta=meta, frame=rgbd)
         return thuman_io.write_item(self.dataset_dir, item, overwrite=cfg.overwrite)

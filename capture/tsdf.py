@@ -21,6 +21,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from thuman.capture.camera import project_torch
+
 
 @dataclass
 class TSDFVolume:
@@ -106,7 +108,7 @@ def integrate(volume: TSDFVolume, depth_m: torch.Tensor, K: np.ndarray,
     """Fuse one depth frame into the volume, in place (DynamicFusion eq. 7-8).
 
     depth_m:      (H, W) float32 metres along the optical axis, 0 = invalid, on the volume's device.
-    K:            (3, 3) pinhole intrinsics of the depth image (OpenCV, pixels).
+    K:            the depth image's camera: a CameraModel (lens included) or a (3, 3) pinhole K.
     color:        (H, W, 3) uint8 or float RGB registered to depth, or None.
     live_centres: (M, 3) float32 metres, capture frame: where the voxels ``ids`` are in the live
                   frame (the warp applied to their canonical centres). None = no motion.
@@ -128,9 +130,9 @@ def integrate(volume: TSDFVolume, depth_m: torch.Tensor, K: np.ndarray,
     x, y, z = live_centres[:, 0], -live_centres[:, 1], -live_centres[:, 2]
     front = z > 1e-6
     zs = torch.where(front, z, torch.ones_like(z))
-    u = torch.round(float(K[0, 0]) * x / zs + float(K[0, 2])).long()
-    v = torch.round(float(K[1, 1]) * y / zs + float(K[1, 2])).long()
-    valid = front & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    uv, in_lens = project_torch(torch.stack([x, y, zs], dim=-1), K)  # through the lens (capture/camera.py)
+    u, v = torch.round(uv[:, 0]).long(), torch.round(uv[:, 1]).long()
+    valid = front & in_lens & (u >= 0) & (u < w) & (v >= 0) & (v < h)
     uc, vc = u.clamp(0, w - 1), v.clamp(0, h - 1)
     d = depth_m[vc, uc]
     valid &= d > 0

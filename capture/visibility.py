@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import torch
 
+from thuman.capture.camera import CameraModel, project_torch
+
 
 def unoccluded(points: torch.Tensor, K, cell_m: float = 0.03, tolerance_m: float = 0.05) -> torch.Tensor:
     """(M,) bool: the points (M, 3) (capture frame, metres) not hidden behind other points.
 
-    K: (3, 3) pinhole intrinsics (pixels). Points behind the camera are never visible.
+    K: the camera, a CameraModel or a (3, 3) pinhole K. Points behind the camera are never visible.
     """
     z = -points[:, 2]
     front = z > 1e-6
     if not bool(front.any()):
         return front
     zs = torch.where(front, z, torch.ones_like(z))
-    fx, fy = float(K[0][0]), float(K[1][1])
-    u = fx * points[:, 0] / zs + float(K[0][2])
-    v = -fy * points[:, 1] / zs + float(K[1][2])
+    fx = float(K.fx) if isinstance(K, CameraModel) else float(K[0][0])
+    uv, _ = project_torch(torch.stack([points[:, 0], -points[:, 1], zs], dim=-1), K)
+    u, v = uv[:, 0], uv[:, 1]
     # Cell size in pixels: cell_m at the points' median distance.
     cell_px = max(cell_m * fx / float(zs[front].median()), 1.0)
     cu = torch.floor(u / cell_px).long()

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "migrate": ("thuman.cli.dataset_commands", "migrate", "Rewrite items of older schema versions in the current one."),
     "body": ("thuman.cli.body_commands", "body", "Body models: export a posed body, list the pose library."),
     "record": ("thuman.cli.record_command", "record", "Record RGB-D frames from a camera, a recording or the simulator."),
+    "inspect": ("thuman.cli.inspect_command", "inspect", "Show a recording's camera, frames and gaps; a frame as a PLY point cloud."),
     "capture": ("thuman.cli.capture_command", "capture", "Capture a subject into THuman items (DoubleFusion-style session)."),
     "synth": ("thuman.cli.synth_command", "synth", "Synthesize the 4-view DeepHuman training corpus from a dataset."),
     "train": ("thuman.cli.model_commands", "train", "Train DeepHuman on a corpus (two-stage, checkpoints, resume)."),

@@ -32,10 +32,14 @@ DEPTH_MODES = ["NFOV_2X2BINNED", "NFOV_UNBINNED", "WFOV_2X2BINNED", "WFOV_UNBINN
 @click.option("--codec", type=click.Choice(["auto", "zlib", "raw"]), default="auto", show_default=True,
               help="Frame compression. auto: raw for a live camera (zlib writes ~15 frames/s at 640x576, "
                    "too slow for 30 fps), zlib otherwise (2.4x smaller).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "threc", "mkv"]), default="auto", show_default=True,
+              help="threc: the toolkit's recording (ground truth kept); mkv: an Azure Kinect recording "
+                   "(libk4arecord from `pip install thuman[kinect]`; the SDK and k4aviewer play it). "
+                   "auto: mkv when --out ends in .mkv.")
 @click.option("--unplug-at", type=int, default=None, help="Simulator fault: stop at this frame index.")
 @click.option("--drop-every", type=int, default=0, help="Simulator fault: drop every N-th frame.")
 def record(source_name, file_arg, file, out, seconds, seed, depth_mode, fps, device_index, color_resolution, overwrite,
-           no_ground_truth, codec, unplug_at, drop_every):
+           no_ground_truth, codec, fmt, unplug_at, drop_every):
     """Record RGB-D frames into the toolkit's recording format.
 
     Shows a live line (frames, fps, dropped frames). A fault of the source (unplugged camera,
@@ -54,7 +58,9 @@ def record(source_name, file_arg, file, out, seconds, seed, depth_mode, fps, dev
     file = file if file is not None else file_arg
     if Path(out).is_dir() or out.endswith(("/", "\\")):
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        out = str(Path(out) / f"{source_name}-{stamp}.threc")
+        out = str(Path(out) / f"{source_name}-{stamp}.{'mkv' if fmt == 'mkv' else 'threc'}")
+    if fmt == "auto":
+        fmt = "mkv" if out.lower().endswith(".mkv") else "threc"
     if file is not None and Path(out).resolve() == Path(file).resolve():
         raise InputError(out, "is the recording being played back; write to another file")
     if source_name != "playback" and file is not None:
@@ -85,7 +91,7 @@ def record(source_name, file_arg, file, out, seconds, seed, depth_mode, fps, dev
 
     try:
         report = record_frames(source, out, seconds=seconds, overwrite=overwrite, ground_truth=not no_ground_truth,
-                               codec=codec, on_frame=show)
+                               codec=codec, on_frame=show, format=fmt)
     finally:
         source.close()
     if interactive:

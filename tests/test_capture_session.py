@@ -160,7 +160,7 @@ def test_a_subject_facing_the_camera_is_not_taken_for_a_wall():
             frame = next(iter(src))
         depth = depth_mm_to_m(frame.depth_mm)
         depth = np.where(depth < 4.0, depth, 0.0)
-        pts = cv_to_capture(backproject(depth, frame.K))[depth > 0]
+        pts = cv_to_capture(backproject(depth, frame.camera))[depth > 0]
         planes = find_planes(pts, seed=2)
         assert len(planes) == want_planes, (background, planes)
         subject = largest_cluster(remove_planes(pts, planes))

@@ -78,3 +78,33 @@ def test_positional_file_and_output_folder(tmp_path):
     assert len(written) == 1 and len(open_recording(written[0])) == 1
     r = CliRunner().invoke(record, ["--source", "playback", str(src), "--out", str(src), "--overwrite"])
     assert r.exit_code != 0 and "being played back" in str(r.exception)
+
+
+def test_inspect_prints_the_camera_and_gaps_and_writes_the_point_cloud(tmp_path):
+    import numpy as np
+
+    from thuman.capture.camera import backproject, depth_mm_to_m
+    from thuman.capture.sources.recording import RecordingSource
+    from thuman.cli.inspect_command import inspect
+
+    out = tmp_path / "sim.threc"
+    r = CliRunner().invoke(record, ["--source", "sim", "--out", str(out), "--seconds", "1.0", "--fps", "5",
+                                    "--depth-mode", "NFOV_2X2BINNED", "--drop-every", "3"])
+    assert r.exit_code == 0, r.output
+    ply = tmp_path / "f.ply"
+    r = CliRunner().invoke(inspect, [str(out), "--frame", "1", "--ply", str(ply)])
+    assert r.exit_code == 0, r.output
+    text = r.output
+    assert "NFOV_2X2BINNED  320x288" in text and "brown_conrady" in text and "metric radius 1.74" in text
+    assert "translation (-32.08, -2.21, 3.88) mm" in text and "gaps:          1 (1 frames missing)" in text
+    data = ply.read_bytes()
+    body = data[data.index(b"end_header\n") + len(b"end_header\n"):]
+    pts = np.frombuffer(body, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
+    src = RecordingSource(out)
+    frame = list(src)[1]
+    src.close()
+    want = backproject(depth_mm_to_m(frame.depth_mm), frame.camera)
+    want = want[want[..., 2] > 0]
+    assert len(pts) == len(want) > 1000 and b"metres" in data[:400]
+    np.testing.assert_array_equal(np.stack([pts["x"], pts["y"], pts["z"]], -1), want)
+    assert np.array_equal(pts["r"], frame.color[frame.depth_mm > 0][:, 0])

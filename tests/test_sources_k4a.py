@@ -68,3 +68,26 @@ def test_live_device_or_clean_device_error():
     f = frames[-1]
     assert f.depth_mm.dtype == np.uint16 and f.color.shape == f.depth_mm.shape + (3,)
     assert f.K.shape == (3, 3) and f.K[0, 0] > 0 and frames[1].timestamp_us > frames[0].timestamp_us
+
+
+def test_headless_display_is_started_or_named(monkeypatch):
+    import shutil as sh
+
+    from thuman.capture.sources import virtual_display as vd
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.setattr(vd.shutil, "which", lambda name: None)
+    with pytest.raises(DeviceError) as e:
+        vd.ensure_display()
+    assert "Xvfb" in str(e.value) and "apt-get install xvfb" in str(e.value) and "\n" not in str(e.value)
+    monkeypatch.undo()
+    if sh.which("Xvfb") is None:
+        pytest.skip("Xvfb not installed (scripts/setup.sh installs it)")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    try:
+        display = vd.ensure_display()
+        assert display.startswith(":") and vd._XVFB is not None and vd._XVFB.poll() is None
+        assert vd.ensure_display() == display  # one server per process
+    finally:
+        vd.stop_display()
+    assert "DISPLAY" not in __import__("os").environ

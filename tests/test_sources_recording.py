@@ -120,6 +120,34 @@ def test_newer_schema_version_is_refused(tmp_path, rng, monkeypatch):
         open_recording(path)
 
 
+def test_v2_carries_the_lens_and_v1_files_still_read(tmp_path, rng, monkeypatch):
+    import json
+
+    import thuman_io.recording as recording
+    from thuman.capture.camera import CameraModel
+
+    lens = CameraModel(W, H, 20.0, 21.0, 7.5, 5.5, (0.5, -0.02, 0.0, 0.9, 0.08, -0.01), p1=2e-5, p2=-7e-5,
+                       metric_radius=1.74, model="brown_conrady")
+    path = tmp_path / "v2.threc"
+    with RecordingWriter(path, _header(camera=lens.to_dict(), k4a_calibration='{"x": 1}')) as w:
+        w.add(_frame(0, rng))
+    src = RecordingSource(path)
+    frame = next(iter(src))
+    src.close()
+    assert frame.camera == lens and src.camera == lens and json.loads(src.k4a_calibration) == {"x": 1}
+    np.testing.assert_array_equal(frame.K, K)
+    # A version 1 file (written before the lens fields) reads as its pinhole K.
+    monkeypatch.setattr(recording, "RECORDING_SCHEMA_VERSION", 1)
+    old = _write(tmp_path / "v1.threc", [_frame(0, rng)])
+    monkeypatch.undo()
+    with open_recording(old) as rec:
+        assert rec.header.schema_version == 1 and rec.header.camera is None
+    src = RecordingSource(old)
+    frame = next(iter(src))
+    src.close()
+    assert frame.camera == CameraModel.pinhole(K, W, H) and frame.camera.is_pinhole
+
+
 def test_corrupt_frame_is_a_fault_naming_the_last_good_frame(tmp_path, rng):
     path = _write(tmp_path / "c.threc", [_frame(i, rng) for i in range(4)])
     rec = open_recording(path)
@@ -222,7 +250,7 @@ def test_writer_checks_frames(tmp_path, rng):
 
 def test_format_doc_lists_every_field():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "format-recording.md").read_text()
-    documented = set(re.findall(r"^\|\s*`([a-zA-Z_]+)`", doc, flags=re.M))
+    documented = set(re.findall(r"^\|\s*`([a-zA-Z0-9_]+)`", doc, flags=re.M))
     for record_tag, names in FIELDS.items():
         missing = [n for n in names if n not in documented]
         assert not missing, f"{record_tag} fields missing from docs/format-recording.md: {missing}"

@@ -212,11 +212,11 @@ def capture_ground_truth(dataset_dir, subject: str, seed: int, poses: int, inter
             index = int(math.ceil((shown + interval_s) * fps - 1e-9))
             posed = source.pose_at(index)
             color, depth_mm, _ = source.sensor.measure([SceneMesh(posed.vertices, sub.faces, sub.colors)], index)
-            K = np.asarray(source.mode.K, np.float64)
+            K = np.asarray(source.sensor.K, np.float64)  # the pinhole part; ``camera`` is the lens
             frame = RGBDFrame(color=np.ascontiguousarray(color), depth_mm=np.ascontiguousarray(depth_mm),
                               color_intrinsics=K, depth_intrinsics=K.copy(), depth_to_color=np.eye(4),
                               camera_to_item=CV_TO_CAPTURE.copy(), depth_registered_to_color=True,
-                              timestamp_us=int(round(index * 1e6 / fps)))
+                              timestamp_us=int(round(index * 1e6 / fps)), camera=source.sensor.camera.to_dict())
             mesh = TexturedMesh(vertices=np.asarray(posed.vertices, np.float32),
                                 faces=np.asarray(sub.faces, np.int32),
                                 vertex_colors=np.asarray(sub.colors, np.uint8))

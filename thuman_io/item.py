@@ -45,6 +45,10 @@ class RGBDFrame:
     camera_to_item:   (4, 4) float64 rigid transform, metres, colour camera -> item frame.
     depth_registered_to_color: bool, whether depth pixels align with colour pixels.
     timestamp_us:     device timestamp in microseconds.
+    camera:           the full lens model (intrinsics + K4A distortion) of the image that
+                      ``depth_intrinsics`` describes, as ``CameraModel.to_dict()`` of
+                      thuman.capture.camera gives it, or None (pinhole / unknown; files before it).
+    color_camera:     the same for the native colour camera, or None.
     """
 
     color: np.ndarray
@@ -55,6 +59,8 @@ class RGBDFrame:
     camera_to_item: np.ndarray = field(default_factory=lambda: np.eye(4))
     depth_registered_to_color: bool = True
     timestamp_us: int = 0
+    camera: Optional[dict] = None
+    color_camera: Optional[dict] = None
 
 
 @dataclass

@@ -80,7 +80,13 @@ ATTRIBUTES: tuple[tuple[str, str, str, bool, str], ...] = (
     ("meta", "extra", "str", True, "JSON object of free-form details"),
     ("frame", "depth_registered_to_color", "bool", False, "depth pixels align with colour pixels"),
     ("frame", "timestamp_us", "int", False, "device timestamp, microseconds"),
+    ("frame", "camera", "str", False, "JSON lens model of the depth image (CameraModel.to_dict: fx, fy, cx, cy, "
+                                      "k1-k6, p1, p2, codx, cody, metric_radius, model); absent = pinhole"),
+    ("frame", "color_camera", "str", False, "JSON lens model of the native colour camera; absent = unknown"),
 )
+
+#: Attributes that files written before them lack even where their group exists (readers default them).
+OPTIONAL_ATTRIBUTES = frozenset({("frame", "camera"), ("frame", "color_camera")})
 
 BODY_MODELS = ("open", "smpl", "smplx")
 GENDERS = ("neutral", "male", "female")

@@ -1,4 +1,4 @@
-"""The toolkit's RGB-D recording format (``thuman.recording`` v1): writer, reader, truncation check.
+"""The toolkit's RGB-D recording format (``thuman.recording`` v2; v1 files still read): writer, reader, truncation check.
 
 One file holds a stream of frames. It is a sequence of self-delimiting records after an 8-byte
 magic; each record carries its length and a CRC32, and the last record (``END``) marks a file that
@@ -48,7 +48,7 @@ CODECS = ("zlib", "raw")
 FIELDS = {
     "HEAD": ["schema", "schema_version", "toolkit_version", "created", "source", "device",
              "width", "height", "fps", "depth_mode", "K", "color_K", "depth_to_color",
-             "color_registered_to_depth", "codec", "extra"],
+             "color_registered_to_depth", "codec", "extra", "camera", "color_camera", "k4a_calibration"],
     "FRAM": ["index", "timestamp_us", "color", "depth_mm", "gt_vertices", "gt_faces", "gt_joints",
              "smpl_betas", "smpl_global_orient", "smpl_body_pose", "smpl_transl",
              "reference_pose", "stage", "smpl_model", "smpl_gender"],
@@ -76,6 +76,10 @@ class RecordingHeader:
     source, device:  which source wrote it ('sim', 'k4a', 'playback') and a device description.
     depth_mode:      e.g. 'NFOV_UNBINNED'.
     extra:           free-form JSON-serialisable details (simulator seed, configuration).
+    camera:          the depth camera's full lens model as ``CameraModel.to_dict()`` (capture/camera.py)
+                     gives it; None = the pinhole ``K`` (what v1 files hold).
+    color_camera:    the same for the native colour camera, or None.
+    k4a_calibration: the Azure Kinect factory calibration JSON text the stream came with, or "".
     """
 
     width: int
@@ -91,6 +95,9 @@ class RecordingHeader:
     created: str = ""
     toolkit_version: str = ""
     schema_version: int = RECORDING_SCHEMA_VERSION
+    camera: Optional[dict] = None
+    color_camera: Optional[dict] = None
+    k4a_calibration: str = ""
 
 
 @dataclass
@@ -188,7 +195,8 @@ class RecordingWriter:
                 "created": h.created or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "source": h.source, "device": h.device, "width": int(h.width), "height": int(h.height),
                 "fps": float(h.fps), "depth_mode": h.depth_mode, "color_registered_to_depth": True,
-                "codec": self.codec, "extra": h.extra}
+                "codec": self.codec, "extra": h.extra, "camera": h.camera, "color_camera": h.color_camera,
+                "k4a_calibration": h.k4a_calibration or ""}
         arrays = {"K": np.asarray(h.K, np.float64), "color_K": np.asarray(h.color_K, np.float64),
                   "depth_to_color": np.asarray(h.depth_to_color, np.float64)}
         return _encode_payload(meta, arrays, "raw", 0)
@@ -458,4 +466,5 @@ def _read_header(path: Path, f, size: int) -> RecordingHeader:
                            source=meta.get("source", ""), device=meta.get("device", ""),
                            depth_mode=meta.get("depth_mode", ""), extra=meta.get("extra", {}),
                            created=meta.get("created", ""), toolkit_version=meta.get("toolkit_version", ""),
-                           schema_version=version)
+                           schema_version=version, camera=meta.get("camera"), color_camera=meta.get("color_camera"),
+                           k4a_calibration=meta.get("k4a_calibration", ""))

@@ -134,6 +134,17 @@ def _write_groups(f: h5py.File, item: Item) -> None:
             _put(f, f"frame/{name}", getattr(fr, name))
         f["frame"].attrs["depth_registered_to_color"] = bool(fr.depth_registered_to_color)
         f["frame"].attrs["timestamp_us"] = int(fr.timestamp_us)
+        for name in ("camera", "color_camera"):  # optional lens models (JSON); absent in older files
+            if getattr(fr, name, None):
+                _set_str(f["frame"], name, json.dumps(getattr(fr, name)))
+
+
+def _attr_json(obj, name: str):
+    """An optional JSON attribute, or None where it is absent or empty."""
+    if name not in obj.attrs:
+        return None
+    text = _attr_str(obj.attrs[name])
+    return json.loads(text) if text else None
 
 
 def _set_str(obj, name: str, text: str) -> None:
@@ -263,7 +274,8 @@ def _read(f: h5py.File, path: Path, frame: bool, mesh: bool) -> Item:
                          depth_intrinsics=fr["depth_intrinsics"][()],
                          depth_to_color=fr["depth_to_color"][()], camera_to_item=fr["camera_to_item"][()],
                          depth_registered_to_color=bool(fr.attrs["depth_registered_to_color"]),
-                         timestamp_us=int(fr.attrs["timestamp_us"]))
+                         timestamp_us=int(fr.attrs["timestamp_us"]),
+                         camera=_attr_json(fr, "camera"), color_camera=_attr_json(fr, "color_camera"))
     return Item(mesh=tm, smpl=smpl, meta=meta, frame=rgbd)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from thuman_io.errors import InputError
 from thuman_io.item import Item
-from thuman_io.item_schema import ATTRIBUTES, BODY_MODELS, FIELDS, GENDERS
+from thuman_io.item_schema import ATTRIBUTES, BODY_MODELS, FIELDS, GENDERS, OPTIONAL_ATTRIBUTES
 
 # ----------------------------------------------------------------------------------------------
 # In-memory items
@@ -191,7 +191,7 @@ def _check_layout(f: h5py.File, path: Path) -> list[str]:
             continue
         attrs = f[group].attrs
         if name not in attrs:
-            if required or group in f:
+            if (required or group in f) and (group, name) not in OPTIONAL_ATTRIBUTES:
                 problems.append(f"{path}: attribute '{group}/{name}': missing")
             continue
         value = attrs[name]

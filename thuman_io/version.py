@@ -17,9 +17,10 @@ ITEM_READABLE_VERSIONS = (1, 2)
 CORPUS_SCHEMA = "thuman.corpus"
 CORPUS_SCHEMA_VERSION = 1
 
-#: The toolkit's own RGB-D recordings. See docs/format.md.
+#: The toolkit's own RGB-D recordings. See docs/format-recording.md. Version 2 adds the lens
+#: (``camera``, ``color_camera``) and the K4A factory calibration; version 1 files still read.
 RECORDING_SCHEMA = "thuman.recording"
-RECORDING_SCHEMA_VERSION = 1
+RECORDING_SCHEMA_VERSION = 2
 
 #: ``h5py.File(..., libver=HDF5_LIBVER)`` for every HDF5 file the toolkit writes: the HDF5 1.10
 #: file format exactly, which every HDF5 library from 1.10 on reads (h5dump/HDFView/MATLAB on

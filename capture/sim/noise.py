@@ -55,16 +55,22 @@ class DepthNoise:
             1.0 + self.angle_gain * (t / (math.pi / 2 - t)) ** 2)
 
 
-def incidence_angles(depth_m: np.ndarray, K: np.ndarray) -> np.ndarray:
+def incidence_angles(depth_m: np.ndarray, K) -> np.ndarray:
     """Angle between each pixel's ray and its surface normal, from the depth image.
 
-    depth_m: (H, W) float metres, 0 = none. K: (3, 3). Returns (H, W) float radians in [0, pi/2];
+    depth_m: (H, W) float metres, 0 = none. K: the camera (CameraModel or (3, 3) pinhole K), or
+    the (H, W, 2) ray table (X/Z, Y/Z) of exactly these pixels. Returns (H, W) float radians in [0, pi/2];
     0 where the normal is undefined (no depth, or a neighbour without depth: the silhouette, which
     the edge model treats).
     """
     from thuman.capture.camera import backproject
 
-    p = np.pad(backproject(depth_m, K), ((1, 1), (1, 1), (0, 0)), mode="edge")
+    if isinstance(K, np.ndarray) and K.ndim == 3:  # a ray table of these pixels
+        z = np.asarray(depth_m, np.float64)
+        pts = np.concatenate([np.nan_to_num(K) * z[..., None], z[..., None]], -1)
+    else:
+        pts = backproject(depth_m, K)
+    p = np.pad(pts, ((1, 1), (1, 1), (0, 0)), mode="edge")
     # Central differences; at the image border the edge padding makes them one-sided.
     dx = p[1:-1, 2:] - p[1:-1, :-2]
     dy = p[2:, 1:-1] - p[:-2, 1:-1]
@@ -82,12 +88,12 @@ def incidence_angles(depth_m: np.ndarray, K: np.ndarray) -> np.ndarray:
     return np.where(ok, theta, 0.0)
 
 
-def apply_depth_noise(depth_m: np.ndarray, color: Optional[np.ndarray], K: np.ndarray, noise: DepthNoise,
+def apply_depth_noise(depth_m: np.ndarray, color: Optional[np.ndarray], K, noise: DepthNoise,
                       rng: np.random.Generator, min_depth_m: float = 0.0, max_depth_m: float = np.inf) -> np.ndarray:
     """The sensor's measurement of an exact depth image.
 
     depth_m: (H, W) float, metres along the optical axis, 0 = no surface. color: (H, W, 3) uint8 or
-    None (for dark-surface dropout). K: (3, 3). Returns (H, W) uint16 millimetres, 0 = no measurement.
+    None (for dark-surface dropout). K: the camera, a CameraModel or a (3, 3) pinhole K. Returns (H, W) uint16 millimetres, 0 = no measurement.
     """
     z_full = np.asarray(depth_m, dtype=np.float32)
     out = np.zeros(z_full.shape, np.uint16)
@@ -98,9 +104,15 @@ def apply_depth_noise(depth_m: np.ndarray, color: Optional[np.ndarray], K: np.nd
     # fraction of the image, and this is where the time goes.
     r0, r1 = max(rows[0] - 1, 0), min(rows[-1] + 2, z_full.shape[0])
     c0, c1 = max(cols[0] - 1, 0), min(cols[-1] + 2, z_full.shape[1])
-    Kc = np.array(K, dtype=np.float64)
-    Kc[0, 2] -= c0
-    Kc[1, 2] -= r0
+    from thuman.capture.camera import as_camera
+
+    cam = as_camera(K, z_full.shape)
+    if cam.is_pinhole:
+        Kc = cam.K
+        Kc[0, 2] -= c0
+        Kc[1, 2] -= r0
+    else:  # the crop of the (cached) ray table: the lens's rays of exactly these pixels
+        Kc = cam.ray_table()[r0:r1, c0:c1]
     out[r0:r1, c0:c1] = _noise_crop(z_full[r0:r1, c0:c1], None if color is None else color[r0:r1, c0:c1],
                                     Kc, noise, rng, min_depth_m, max_depth_m)
     return out

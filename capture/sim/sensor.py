@@ -1,6 +1,7 @@
-"""The simulated depth camera: Azure Kinect depth-mode intrinsics, and pyrender rendering of colour
-and exact depth from the depth camera's viewpoint (colour registered to depth), measured through
-the noise model of ``noise.py``.
+"""The simulated depth camera: Azure Kinect depth modes seen through a real factory calibration's
+lens (``lens.py``; a pinhole option for unit tests), pyrender rendering of colour and exact depth
+from the depth camera's viewpoint (colour registered to depth), measured through the noise model
+of ``noise.py``.
 
 Colour is rendered from the depth camera's viewpoint (as K4A's ``transformed_color`` gives it, but
 without the occlusion holes the real resampling leaves), shaded (Gouraud) by a light at the camera
@@ -22,7 +23,8 @@ from thuman_io.errors import InputError
 class DepthMode:
     """An Azure Kinect depth mode: image size, pinhole intrinsics (pixels, OpenCV: pixel centres at
     integers), operating range (metres) and the highest frame rate. Intrinsics are typical factory
-    values (fx = fy = 504.2 px unbinned); WFOV's fisheye lens is modelled as a pinhole."""
+    values (fx = fy = 504.2 px unbinned); they serve the sensor's ``lens='pinhole'`` option, the
+    default lens is a real factory calibration's (``lens.py``)."""
 
     name: str
     width: int
@@ -67,6 +69,9 @@ def _depth_to_color() -> np.ndarray:
 
 
 DEPTH_TO_COLOR = _depth_to_color()
+
+#: The simulated sensor's lenses: a real factory calibration's, or the ideal pinhole of the mode.
+LENSES = ("k4a", "pinhole")
 
 
 def depth_mode(name: str) -> DepthMode:
@@ -151,6 +156,7 @@ class Renderer:
             self.scene.add(self._mesh(m))
         self.crop = not static  # a background fills the image: nothing to crop
         self._nodes = []
+        self.last_viewport = (0, 0, mode.height, mode.width)  # (row0, col0, h, w) the last render drew
 
     def _viewport(self, meshes: Sequence[SceneMesh]) -> tuple[int, int, int, int]:
         """(row0, col0, height, width) of the image part the meshes can cover, sizes rounded up to
@@ -202,7 +208,7 @@ class Renderer:
         color = np.empty((H, W, 3), np.uint8)
         color[:] = self.background_color
         depth = np.zeros((H, W), np.float32)
-        r0, c0, h, w = self._viewport(meshes)
+        r0, c0, h, w = self.last_viewport = self._viewport(meshes)
         if h == 0:
             return color, depth
         self.camera.cx = self.mode.cx + 0.5 - c0
@@ -269,7 +275,9 @@ class SimSensor:
 
     mode: DepthMode. noise: DepthNoise. background: 'none' (nothing behind the subject) or 'room'
     (floor and back wall). seed: the run seed; each frame's noise draws from a generator seeded by
-    (seed, frame index), so a frame can be regenerated alone.
+    (seed, frame index), so a frame can be regenerated alone. lens: 'k4a' (default: the retail
+    factory calibration's distorted depth lens, its colour camera and depth-to-colour transform) or
+    'pinhole' (the mode's K, an ideal lens; for unit tests).
     """
 
     mode: DepthMode = field(default_factory=lambda: DEPTH_MODES["NFOV_UNBINNED"])
@@ -277,24 +285,54 @@ class SimSensor:
     background: str = "none"
     seed: int = 0
     floor_y: float = -1.0
+    lens: str = "k4a"
 
     def __post_init__(self):
         if self.background not in ("none", "room"):
             raise InputError(None, f"background '{self.background}' unknown; use 'none' or 'room'")
+        if self.lens not in LENSES:
+            raise InputError(None, f"lens '{self.lens}' unknown; use one of {', '.join(LENSES)}")
+        from thuman.capture.camera import CameraModel
+
         static = room_meshes(self.floor_y) if self.background == "room" else ()
-        self._renderer = Renderer(self.mode, static=static)
+        self._resampler = None
+        if self.lens == "k4a":
+            from thuman.capture.sim.lens import FACTORY_CALIBRATION, LensResampler, factory_calibration_text
+            from thuman.capture.sources import k4a_calibration as kc
+
+            self.k4a_calibration = factory_calibration_text()
+            self.camera = kc.depth_camera(self.k4a_calibration, self.mode.name, FACTORY_CALIBRATION)
+            self.color_camera = kc.color_camera(self.k4a_calibration, "720p", FACTORY_CALIBRATION)
+            self.depth_to_color = kc.depth_to_color(self.k4a_calibration, FACTORY_CALIBRATION)
+            self._resampler = LensResampler(self.camera, self.mode)
+            render_mode = self._resampler.render_mode
+        else:
+            self.k4a_calibration = ""
+            self.camera = CameraModel.pinhole(self.mode.K, self.mode.width, self.mode.height)
+            self.color_camera = CameraModel.pinhole(COLOR_K_720P, 1280, 720)
+            self.depth_to_color = DEPTH_TO_COLOR.copy()
+            render_mode = self.mode
+        self._renderer = Renderer(render_mode, static=static)
         self._color_bank: Optional[np.ndarray] = None
 
     @property
     def K(self) -> np.ndarray:
-        return self.mode.K
+        """(3, 3) pinhole part of the depth camera (``camera`` is the full lens)."""
+        return self.camera.K
+
+    def render_exact(self, meshes: Sequence[SceneMesh]) -> tuple[np.ndarray, np.ndarray]:
+        """Colour (H, W, 3) uint8 and exact depth (H, W) float32 metres through the lens, no noise."""
+        color, depth = self._renderer.render(meshes)
+        if self._resampler is not None:
+            color, depth = self._resampler.resample(color, depth, self._renderer.last_viewport)
+        return color, depth
 
     def measure(self, meshes: Sequence[SceneMesh], frame_index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Render and measure. Returns colour (H, W, 3) uint8 (registered), depth (H, W) uint16 mm,
         and the exact depth (H, W) float32 metres."""
         rng = np.random.default_rng([int(self.seed), int(frame_index), 0x5E05])
-        color, depth = self._renderer.render(meshes)
-        depth_mm = apply_depth_noise(depth, color, self.K, self.noise, rng,
+        color, depth = self.render_exact(meshes)
+        depth_mm = apply_depth_noise(depth, color, self.camera, self.noise, rng,
                                      self.mode.min_depth_m, self.mode.max_depth_m)
         if self.noise.color_noise > 0:
             # Pixel noise from a bank drawn once, at a per-frame random offset: drawing 1.1 M normals

@@ -22,7 +22,7 @@ import numpy as np
 
 from thuman.capture.frames import Frame, FrameSource, GroundTruth
 from thuman.capture.sim.motion import MotionConfig, MotionState, SubjectMotion
-from thuman.capture.sim.sensor import COLOR_K_720P, DEPTH_TO_COLOR, DepthNoise, SceneMesh, SimSensor, depth_mode
+from thuman.capture.sim.sensor import DepthNoise, SceneMesh, SimSensor, depth_mode
 from thuman.capture.sim.subject import ClothedSubject, make_subject, pose_vertices, skinning_transforms
 from thuman.capture.sources.faults import FaultPlan
 from thuman_io.body.rotations import axis_angle_to_matrix, matrix_to_axis_angle
@@ -72,7 +72,8 @@ class SimSource(FrameSource):
     rate (any positive value; the device offers 5, 15, 30). seconds / max_frames: stream length
     (None = endless). noise: DepthNoise (DepthNoise.none() for exact depth). background: 'none' or
     'room'. motion: MotionConfig. distance_m: camera-to-subject distance (default 2.2 m, less
-    for the short-range WFOV modes). Faults: see the module docstring.
+    for the short-range WFOV modes). Faults: see the module docstring. lens: 'k4a' (a retail
+    factory calibration's distorted lens, frames carry it as ``camera``) or 'pinhole'.
     """
 
     name = "sim"
@@ -84,7 +85,7 @@ class SimSource(FrameSource):
                  floor_y: float = -1.0, voxel_m: float = 0.01, body_model: str = "open",
                  faults: Optional[FaultPlan] = None, unplug_at: Optional[int] = None, drop_every: int = 0,
                  drop_frames=(), timestamp_jumps: Optional[dict] = None, ground_truth: bool = True,
-                 subject: Optional[ClothedSubject] = None, pose_source=None):
+                 subject: Optional[ClothedSubject] = None, pose_source=None, lens: str = "k4a"):
         super().__init__()
         if not fps > 0:
             raise InputError(None, f"fps must be positive, got {fps}")
@@ -101,7 +102,8 @@ class SimSource(FrameSource):
         self.subject = subject if subject is not None else make_subject(self.seed, body_model, voxel_m)
         self.motion = SubjectMotion(motion, seed=self.seed, pose_source=pose_source)
         self.sensor = SimSensor(mode=self.mode, noise=self.noise, background=background, seed=self.seed,
-                                floor_y=floor_y)
+                                floor_y=floor_y, lens=lens)
+        self.k4a_calibration = self.sensor.k4a_calibration  # the simulated device's factory calibration
         self.device = f"sim:{self.seed}"
         self._next = 0
         self._emitted = 0
@@ -113,7 +115,7 @@ class SimSource(FrameSource):
                 "distance_m": self.distance_m, "floor_y": self.floor_y,
                 "garments": self.subject.outfit.garments(), "betas": self.subject.rig.betas.tolist(),
                 "background": self.sensor.background, "noise": dataclasses.asdict(self.noise),
-                "motion": dataclasses.asdict(self.motion.config)}
+                "motion": dataclasses.asdict(self.motion.config), "lens": self.sensor.lens}
 
     def show_prompt(self, pose72: np.ndarray, time_s: float) -> None:
         """The capture session shows reference pose ``pose72`` (72,) at ``time_s`` seconds
@@ -149,8 +151,10 @@ class SimSource(FrameSource):
             gt = GroundTruth(vertices=posed.vertices, faces=sub.faces, smpl=posed.smpl, joints=posed.joints,
                              stage=posed.state.stage, reference_pose=posed.state.reference)
         self._emitted += 1
-        return Frame(index=index, timestamp_us=ts, color=color, depth_mm=depth_mm, K=self.mode.K.copy(),
-                     color_K=COLOR_K_720P.copy(), depth_to_color=DEPTH_TO_COLOR.copy(), ground_truth=gt)
+        sensor = self.sensor  # lens, colour camera and depth -> colour of the simulated device
+        return Frame(index=index, timestamp_us=ts, color=color, depth_mm=depth_mm, K=sensor.K, color_K=sensor.color_camera.K,
+                     depth_to_color=sensor.depth_to_color.copy(), ground_truth=gt, camera=sensor.camera,
+                     color_camera=sensor.color_camera)
 
     def close(self) -> None:
         self.sensor.close()

@@ -39,15 +39,12 @@ def depth_to_rgb(depth_mm: np.ndarray, near_mm: float, far_mm: float) -> np.ndar
     return (rgb * (d > 0)[..., None]).astype(np.uint8)
 
 
-def silhouette_outline(vertices: np.ndarray, faces: np.ndarray, mode) -> np.ndarray:
-    """(H, W) bool outline of a capture-frame mesh's exact silhouette in the depth camera."""
-    from thuman.capture.sim.sensor import Renderer, SceneMesh
+def silhouette_outline(vertices: np.ndarray, faces: np.ndarray, sensor) -> np.ndarray:
+    """(H, W) bool outline of a capture-frame mesh's exact silhouette in the depth camera of the
+    SimSensor ``sensor`` (through its lens)."""
+    from thuman.capture.sim.sensor import SceneMesh
 
-    r = Renderer(mode)
-    try:
-        _, depth = r.render([SceneMesh(vertices, faces, np.full((len(vertices), 3), 128, np.uint8))])
-    finally:
-        r.close()
+    _, depth = sensor.render_exact([SceneMesh(vertices, faces, np.full((len(vertices), 3), 128, np.uint8))])
     m = depth > 0
     edge = np.zeros_like(m)
     edge[1:-1, 1:-1] = m[1:-1, 1:-1] & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
@@ -73,9 +70,9 @@ def render_strip(seed: int = 3, times_s: Optional[list[float]] = None, depth_mod
     try:
         for frame in src:
             gt = frame.ground_truth
-            K = frame.K
+            K = frame.camera
             uv = project(capture_to_cv(gt.joints), K)
-            outline = silhouette_outline(gt.vertices, gt.faces, src.mode)
+            outline = silhouette_outline(gt.vertices, gt.faces, src.sensor)
             z = -gt.vertices[:, 2]
             depth_rgb = depth_to_rgb(frame.depth_mm, z.min() * 1000 - 20, z.max() * 1000 + 20)
             depth_rgb[outline] = (255, 255, 255)

@@ -3,6 +3,7 @@
 ``thuman_io.recording`` (only thuman_io reads and writes toolkit files)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -11,9 +12,10 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from thuman.capture.camera import CameraModel
 from thuman.capture.frames import Frame, FrameSource, GroundTruth
 from thuman.capture.sources.faults import TimestampJump, find_timestamp_jumps
-from thuman_io.errors import SourceFault
+from thuman_io.errors import InputError, SourceFault
 from thuman_io.item import SMPLParams
 from thuman_io.recording import RecordedFrame, RecordingHeader, RecordingWriter, open_recording
 
@@ -41,9 +43,19 @@ def recorded_to_frame(rec: RecordedFrame, header: RecordingHeader) -> Frame:
                           model=g.get("smpl_model") or "open", gender=g.get("smpl_gender") or "neutral")
         gt = GroundTruth(vertices=g["gt_vertices"], faces=g["gt_faces"], smpl=smpl, joints=g["gt_joints"],
                          stage=g.get("stage", ""), reference_pose=g.get("reference_pose"))
+    camera, color_camera = header_cameras(header)
     return Frame(index=rec.index, timestamp_us=rec.timestamp_us, color=rec.color, depth_mm=rec.depth_mm,
                  K=np.array(header.K), color_K=np.array(header.color_K),
-                 depth_to_color=np.array(header.depth_to_color), ground_truth=gt)
+                 depth_to_color=np.array(header.depth_to_color), ground_truth=gt, camera=camera,
+                 color_camera=color_camera)
+
+
+def header_cameras(header: RecordingHeader) -> tuple[CameraModel, Optional[CameraModel]]:
+    """The depth and colour camera models of a recording; a v1 file's are its pinhole K."""
+    camera = (CameraModel.from_dict(header.camera, "HEAD/camera") if header.camera
+              else CameraModel.pinhole(header.K, header.width, header.height))
+    color = CameraModel.from_dict(header.color_camera, "HEAD/color_camera") if header.color_camera else None
+    return camera, color
 
 
 class RecordingSource(FrameSource):
@@ -63,6 +75,9 @@ class RecordingSource(FrameSource):
         self.recording = open_recording(self.path, allow_truncated=True)
         self.header = self.recording.header
         self.fps = float(self.header.fps)
+        self.camera, self.color_camera = header_cameras(self.header)
+        self.k4a_calibration = self.header.k4a_calibration
+        self.depth_mode = self.header.depth_mode
         self.replay_fault = replay_fault
         self.timestamp_jumps: list[TimestampJump] = []
         self._all_jumps = find_timestamp_jumps(self.recording.indices, self.recording.timestamps_us, self.fps)
@@ -91,6 +106,10 @@ class RecordingSource(FrameSource):
         self.recording.close()
 
 
+#: What :func:`record` writes: the toolkit's recording, or an Azure Kinect .mkv.
+RECORD_FORMATS = ("threc", "mkv")
+
+
 @dataclass
 class RecordReport:
     """What :func:`record` did. fault: the SourceFault that ended the stream, or None."""
@@ -111,19 +130,27 @@ def header_for(source: FrameSource, first: Frame) -> RecordingHeader:
     return RecordingHeader(width=w, height=h, fps=float(source.fps), K=first.K, color_K=first.color_K,
                            depth_to_color=first.depth_to_color, source=source.name,
                            device=str(getattr(source, "device", source.name)),
-                           depth_mode=str(getattr(source, "depth_mode", "")), extra=extra)
+                           depth_mode=str(getattr(source, "depth_mode", "")), extra=extra,
+                           camera=first.camera.to_dict(),
+                           color_camera=None if first.color_camera is None else first.color_camera.to_dict(),
+                           k4a_calibration=str(getattr(source, "k4a_calibration", "") or ""))
 
 
 def record(source: FrameSource, path: str | os.PathLike, *, seconds: Optional[float] = None,
            max_frames: Optional[int] = None, overwrite: bool = False, ground_truth: bool = True,
-           codec: str = "zlib", on_frame: Optional[Callable[[Frame, RecordReport], None]] = None) -> RecordReport:
+           codec: str = "zlib", on_frame: Optional[Callable[[Frame, RecordReport], None]] = None,
+           format: str = "threc") -> RecordReport:
     """Stream ``source`` into a recording at ``path`` until it ends, ``seconds`` of device time
     pass, or ``max_frames`` are written.
 
     A SourceFault closes the file with the fault recorded (every frame before it stays readable)
     and is returned in ``report.fault``; the caller decides the exit status. KeyboardInterrupt
     closes the file and propagates. ``on_frame(frame, report)`` is called after each write.
+    ``format``: 'threc' (the toolkit's recording, ground truth included) or 'mkv' (an Azure Kinect
+    recording through libk4arecord, see mkv_writer; no ground truth, no fault record).
     """
+    if format not in RECORD_FORMATS:
+        raise InputError(path, f"recording format '{format}' unknown; use one of {', '.join(RECORD_FORMATS)}")
     report = RecordReport(Path(path))
     writer: Optional[RecordingWriter] = None
     t0 = time.perf_counter()
@@ -137,10 +164,14 @@ def record(source: FrameSource, path: str | os.PathLike, *, seconds: Optional[fl
             if seconds is not None and elapsed >= seconds - 0.5 / source.fps:
                 break
             if writer is None:
-                writer = RecordingWriter(path, header_for(source, frame), overwrite=overwrite, codec=codec)
+                if format == "mkv":
+                    from thuman.capture.sources.mkv_writer import MkvWriter
+
+                    writer = MkvWriter(path, header_for(source, frame), overwrite=overwrite)
+                else:
+                    writer = RecordingWriter(path, header_for(source, frame), overwrite=overwrite, codec=codec)
             if not ground_truth:
-                frame = Frame(frame.index, frame.timestamp_us, frame.color, frame.depth_mm, frame.K,
-                              frame.color_K, frame.depth_to_color, None)
+                frame = dataclasses.replace(frame, ground_truth=None)
             writer.add(frame_to_recorded(frame))
             jump_check = (jump_check + [(frame.index, frame.timestamp_us)])[-2:]
             if len(jump_check) == 2:
