@@ -61,7 +61,7 @@ def main():
     track2 = sum(r.track_s for r in reports2)
     n1, n2 = len(reports), len(reports2)
     vol = fusion.volume
-    band = len(fusion._band_ids)
+    band = len(fusion._band.ids)
     print(f"first frame (initial fit, volume, node graph): {first_s:.2f} s")
     print(f"stage 1 turn    : {n1 / (track1 + fuse1):6.2f} fps overall | tracking {n1 / track1:6.2f} fps "
           f"| fusion {n1 / fuse1:6.2f} fps ({band} band voxels of {vol.num_voxels}, "

@@ -24,7 +24,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from thuman.capture.body_tracking import TrackingConfig, vertex_normals
+from thuman.capture.body_tracking import TrackingConfig
 from thuman.capture.camera import CV_TO_CAPTURE, depth_mm_to_m
 from thuman.capture.coverage import Coverage
 from thuman.capture.evaluation import capture_errors
@@ -33,6 +33,7 @@ from thuman.capture.fusion import DoubleFusion, FusionConfig
 from thuman.capture.postprocess import PostprocessConfig, postprocess_mesh
 from thuman.capture.prompt_display import ImagePrompts, PromptDisplay
 from thuman_io.errors import SourceFault, TrackingLost
+from thuman_io.geometry import vertex_normals
 from thuman_io.item import Item, ItemMeta, RGBDFrame
 
 
@@ -196,8 +197,7 @@ class CaptureSession:
 
     def _update_coverage(self, frame: Frame) -> None:
         body = self.fusion.body
-        v = torch.as_tensor(body.vertices)
-        n = vertex_normals(v, torch.as_tensor(self.fusion.faces_np)).numpy()
+        n = vertex_normals(body.vertices, self.fusion.faces_np)
         self.coverage.update(body.vertices, n, depth_mm_to_m(frame.depth_mm), frame.K)
 
     def _prompt(self, k: int, t: float) -> np.ndarray:

@@ -42,7 +42,7 @@ def test_lbs_jacobian_path_matches_body_model(bm):
     betas = np.zeros(10, np.float32)
     rest_v, rest_j = tr.rest(betas)
     pose = torch.as_tensor(np.random.default_rng(0).normal(size=(1, 72)) * 0.3)
-    v = skin_vertices(rest_v, tr._weights, rest_to_posed_batch(rest_j, bm.parents, pose))[0].numpy()
+    v = skin_vertices(rest_v, tr.weights, rest_to_posed_batch(rest_j, bm.parents, pose))[0].numpy()
     ref = bm.forward(betas[None], pose[:, :3].numpy(), pose[:, 3:].numpy()).vertices[0]
     assert np.abs(v - ref).max() < 1e-4  # the open model has no pose blend shapes
 

@@ -80,12 +80,15 @@ def test_surface_targets_reproduce_the_live_surface(bm):
     pred = fu.tracker.predict(t)
     from thuman.capture.node_graph import node_transforms, warp_points
 
-    live = warp_points(node_transforms(fu.graph, fu._joint_transforms(pred)), fu._surf_idx, fu._surf_w, fu._surf)
+    live = warp_points(node_transforms(fu.graph, fu._joint_transforms(pred)), fu._samples.node_idx, fu._samples.node_w, fu._samples.points)
     tr = fu.tracker
     tr._surface = targets
-    x = torch.cat([torch.as_tensor(pred.full_pose, dtype=torch.float64),
-                   torch.as_tensor(pred.transl, dtype=torch.float64)])
-    pos, nrm = tr._surface_live(x, torch.as_tensor(pred.betas, dtype=torch.float64))
+    from thuman.capture.body_params import BodyParams
+
+    params = BodyParams.from_state(pred, fit_shape=False)
+    posed, normals, used = tr._posed_with_normals(tr.model_points(params), params)
+    nv = len(bm.rest_vertices)
+    pos, nrm = posed[nv:], normals[nv:]
     err = (pos - live.double()).norm(dim=1)
     assert float(err.max()) < 1e-4
     assert torch.allclose(nrm.norm(dim=1), torch.ones(len(nrm), dtype=torch.float64))
