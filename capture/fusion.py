@@ -34,7 +34,7 @@ from thuman.capture.node_graph import (NodeGraph, arap_energy, bind_residuals, b
                                        point_weights, sample_nodes, warp_normals, warp_points)
 from thuman.capture.optim import Adam
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
-from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf
+from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf, sample_weight
 from thuman.capture.warp import blend, body_skinning_weights, canonical_to_live, rest_to_posed
 from thuman_io.errors import TrackingLost
 from thuman_io.geometry import vertex_normals
@@ -394,15 +394,3 @@ class DoubleFusion:
         g.rotations = rot.detach()
         g.translations = tra.detach()
         return residual
-
-
-def sample_weight(volume: TSDFVolume, points: torch.Tensor) -> torch.Tensor:
-    """Fusion weight of the voxel nearest each point (P, 3) -> (P,), 0 outside the box."""
-    nx, ny, nz = volume.dims
-    origin = torch.as_tensor(volume.origin, dtype=torch.float32, device=points.device)
-    ijk = torch.round((points - origin) / volume.voxel_size_m - 0.5).long()
-    inside = ((ijk >= 0) & (ijk < torch.tensor([nx, ny, nz], device=points.device))).all(-1)
-    ijk = ijk.clamp_min(0)
-    ijk = torch.minimum(ijk, torch.tensor([nx - 1, ny - 1, nz - 1], device=points.device))
-    flat = (ijk[:, 0] * ny + ijk[:, 1]) * nz + ijk[:, 2]
-    return torch.where(inside, volume.weight[flat], torch.zeros_like(flat, dtype=torch.float32))

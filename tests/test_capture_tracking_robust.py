@@ -75,6 +75,9 @@ def test_surface_targets_reproduce_the_live_surface(bm):
     for f in frames[:-1]:
         fu.process(f)
     assert fu._surf_fused
+    # every attribute of the fusion and of its tracker is declared in __init__
+    fresh = DoubleFusion(bm, FusionConfig(voxel_size_m=0.02, mesh_every=5, node_iterations=3, shape_every=0))
+    assert set(vars(fu)) == set(vars(fresh)) and set(vars(fu.tracker)) == set(vars(fresh.tracker))
     t = frames[-1].timestamp_us * 1e-6
     targets = fu._surface_targets(t, True)
     pred = fu.tracker.predict(t)
@@ -109,4 +112,7 @@ def test_surface_tracking_follows_a_turning_clothed_body(bm):
         fu.process(f)
         errors.append(np.linalg.norm(fu.body.joints - f.ground_truth.joints[:24], axis=1).mean())
     assert fu._surf_fused
+    # every attribute of the fusion and of its tracker is declared in __init__
+    fresh = DoubleFusion(bm, FusionConfig(voxel_size_m=0.02, mesh_every=5, node_iterations=3, shape_every=0))
+    assert set(vars(fu)) == set(vars(fresh)) and set(vars(fu.tracker)) == set(vars(fresh.tracker))
     assert max(errors) < 0.03, np.round(np.array(errors) * 1000, 1)
