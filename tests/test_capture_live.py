@@ -1,0 +1,129 @@
+"""Live rate: the simulated sensor in wall time drops frames exactly as K4ASource's queue does."""
+import queue
+import threading
+import time
+
+import numpy as np
+import pytest
+
+
+def _k4a_queue_after(produced: int, queue_size: int) -> list:
+    """Run K4ASource's own reader against a fake device that captures ``produced`` frames while
+    nobody consumes; return the frame numbers left in its queue, oldest first."""
+    from thuman.capture.sources.k4a import K4ASource
+
+    src = object.__new__(K4ASource)
+    src._queue = queue.Queue(maxsize=queue_size)
+    src._stop = threading.Event()
+
+    class Device:
+        n = 0
+
+        def get_capture(self, timeout):
+            Device.n += 1
+            if Device.n >= produced:
+                src._stop.set()
+            return Device.n - 1
+
+    src._device = Device()
+    src._reader()
+    out = []
+    while not src._queue.empty():
+        out.append(src._queue.get_nowait())
+    return out
+
+
+@pytest.mark.parametrize("produced,queue_size", [(3, 8), (20, 8), (20, 1), (9, 4)])
+def test_live_queue_rule_matches_k4a_reader(produced, queue_size):
+    from thuman.capture.sim.source import live_next_index
+
+    left = _k4a_queue_after(produced, queue_size)
+    fps = 30.0
+    elapsed = (produced - 1) / fps + 0.001  # frames 0 .. produced-1 captured
+    index, wait = live_next_index(None, elapsed, fps, queue_size)
+    assert wait == 0 and index == left[0]
+    # consuming the rest without further capture: the queue's order, then a wait for a new frame
+    got, last = [index], index
+    while True:
+        index, wait = live_next_index(last, elapsed, fps, queue_size)
+        if wait > 0:
+            break
+        got.append(index)
+        last = index
+    assert got == left
+    assert index == produced and wait == pytest.approx(1 / fps - 0.001)
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += s
+
+
+def test_simulated_sensor_in_wall_time_drops_for_a_slow_consumer():
+    """At 10 fps with a queue of 2, a consumer taking 0.35 s per frame sees every frame at first
+    (the queue fills), then the oldest queued frame: gaps appear, timestamps stay index / fps, and
+    the frames are the ones an on-demand source gives for those indices."""
+    from thuman.capture.sim.sensor import DepthNoise
+    from thuman.capture.sim.source import SimSource
+
+    clock = FakeClock()
+    opts = dict(seed=0, depth_mode_name="NFOV_2X2BINNED", fps=10.0, noise=DepthNoise.none(), ground_truth=False)
+    live = SimSource(live=True, queue_size=2, clock=clock, sleep=clock.sleep, max_frames=6, **opts)
+    frames = []
+    for f in live:
+        frames.append(f)
+        clock.t += 0.35
+    idx = [f.index for f in frames]
+    # expected from the queue rule: t = 0, .35, .70, 1.05, ... -> newest 0, 3, 7, 10, 14, 17
+    assert idx == [0, 2, 6, 9, 13, 16], idx
+    assert live.dropped == 16 - 5
+    assert all(f.timestamp_us == round(f.index * 1e5) for f in frames)
+    offline = SimSource(**opts)
+    by_index = {}
+    for f in offline:
+        by_index[f.index] = f
+        if f.index >= 16:
+            break
+    for f in frames:
+        assert np.array_equal(f.depth_mm, by_index[f.index].depth_mm)
+
+
+def test_fast_consumer_waits_for_the_camera():
+    from thuman.capture.sim.source import SimSource
+
+    clock = FakeClock()
+    src = SimSource(live=True, clock=clock, sleep=clock.sleep, fps=5.0, depth_mode_name="NFOV_2X2BINNED",
+                    max_frames=4, ground_truth=False)
+    idx = [f.index for f in src]
+    assert idx == [0, 1, 2, 3] and clock.t == pytest.approx(100.6)
+
+
+def test_live_prompt_takes_effect_now():
+    """A prompt shown while frames wait in the queue starts at the present, not at the frame's time."""
+    from thuman.capture.sim.source import SimSource
+
+    clock = FakeClock()
+    src = SimSource(live=True, clock=clock, sleep=clock.sleep, fps=5.0, depth_mode_name="NFOV_2X2BINNED",
+                    ground_truth=False)
+    it = iter(src)
+    next(it)
+    clock.t += 2.0
+    src.show_prompt(np.zeros(72, np.float32), 0.0)
+    assert src.motion.prompts[-1].time_s == pytest.approx(2.0)
+
+
+def test_live_in_real_time():
+    """On the real clock: frames arrive at the camera's rate, not faster."""
+    from thuman.capture.sim.source import SimSource
+
+    src = SimSource(live=True, fps=20.0, depth_mode_name="NFOV_2X2BINNED", max_frames=5, ground_truth=False)
+    t0 = time.monotonic()
+    idx = [f.index for f in src]
+    assert time.monotonic() - t0 >= 4 / 20.0 - 1e-3
+    assert idx == sorted(idx) and idx[0] == 0
