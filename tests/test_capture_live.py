@@ -127,3 +127,72 @@ def test_live_in_real_time():
     idx = [f.index for f in src]
     assert time.monotonic() - t0 >= 4 / 20.0 - 1e-3
     assert idx == sorted(idx) and idx[0] == 0
+
+
+POSES = [np.zeros(72, np.float32), np.zeros(72, np.float32)]
+POSES[0][18 * 3 + 1] = -1.0
+POSES[1][16 * 3 + 2] = 0.3
+
+
+@pytest.fixture(scope="module")
+def bm():
+    from thuman_io.body import load_body_model
+
+    return load_body_model("open")
+
+
+class _Live:
+    """A source that claims to be a live camera far faster than any processing."""
+
+    live, fps, name = True, 1000.0, "fake-camera"
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def show_prompt(self, pose, t):
+        self.inner.show_prompt(pose, t)
+
+    def __iter__(self):
+        return iter(self.inner)
+
+
+def _items(paths):
+    import thuman_io
+
+    return [thuman_io.read_item(p) for p in paths]
+
+
+def test_record_then_fuse_equals_an_online_run_over_the_same_frames(bm, tmp_path):
+    """'after' records every frame with the prompts on a fixed schedule and fuses afterwards: its
+    items equal those of an online run whose stage 1 ended at the same time; 'auto' on a camera that
+    outruns processing switches to it and says so."""
+    from capture_fixtures import TurningBodySource, session_config
+
+    from thuman.capture.session import CaptureSession
+
+    def run(mode, out, source, **kw):
+        statuses = []
+        cfg = session_config("007", coverage_target=1.0, max_turn_s=3.0, record_turn_s=3.0, fuse_mode=mode,
+                             rate_check_frames=2, **kw)
+        res = CaptureSession(source, bm, out, cfg, lambda k: POSES[k], on_status=statuses.append).run()
+        return res, statuses
+
+    make = lambda: TurningBodySource(bm, fps=3, turn_s=3.0, total_s=12.0, turn_rad=np.pi)  # noqa: E731
+    online, _ = run("online", tmp_path / "online", make())
+    src_after = make()
+    after, st_after = run("after", tmp_path / "after", src_after)
+    auto, st_auto = run("auto", tmp_path / "auto", _Live(make()))
+    assert online.mode == "online" and after.mode == "record-then-fuse" and auto.mode == "record-then-fuse"
+    assert len(online.items) == len(after.items) == len(auto.items) == 2
+    assert any("record-then-fuse" in w for w in auto.warnings)
+    # prompts were shown while recording, on time, once each
+    assert [p[1] for p in src_after.prompts] == pytest.approx([3.0, 4.0])
+    modes = [s.mode for s in st_after]
+    assert modes[0] == "recording" and modes[-1] == "fusing recorded"
+    assert "online" in [s.mode for s in st_auto] and st_auto[-1].mode == "fusing recorded"
+    for a, b, c in zip(_items(online.items), _items(after.items), _items(auto.items)):
+        for other in (b, c):
+            assert np.array_equal(a.mesh.vertices, other.mesh.vertices)
+            assert np.array_equal(a.mesh.faces, other.mesh.faces)
+            assert np.array_equal(a.smpl.body_pose, other.smpl.body_pose)
+            assert a.meta.extra["frame_index"] == other.meta.extra["frame_index"]
