@@ -320,8 +320,12 @@ class BodyTracker:
             return params, float("nan")
         idx = visible[j[keep]]
         data = Correspondences(model_ids=idx, targets=pts[keep].double(), normals=normals[idx])
-        terms = [point_to_plane(params, model, data, cfg.w_point_to_plane, cfg.sigma_m, m),
-                 point_to_point(params, model, data, cfg.w_point_to_point, cfg.sigma_m, m)]
+        # Pose each corresponded model point once; both data terms use it.
+        uniq, inv = torch.unique(idx, return_inverse=True)
+        v_u, jac_u = model.posed(params, uniq)
+        posed_data = (v_u[inv], jac_u[inv])
+        terms = [point_to_plane(params, model, data, cfg.w_point_to_plane, cfg.sigma_m, m, posed=posed_data),
+                 point_to_point(params, model, data, cfg.w_point_to_point, cfg.sigma_m, m, posed=posed_data)]
         if use_free and self._depth is not None:
             nv = len(self.weights)
             body_facing = torch.nonzero(seen[:nv] | ((normals[:nv] * (-posed[:nv])).sum(-1) > 0)).squeeze(1)
@@ -334,7 +338,7 @@ class BodyTracker:
             terms.append(shape_prior(params, cfg.w_shape_prior))
         if predicted is not None:
             terms.append(temporal(params, predicted, cfg.w_temporal, cfg.w_temporal_root))
-        rms = float(terms[0].values.pow(2).mean().sqrt()) * cfg.sigma_m / (cfg.w_point_to_plane / m) ** 0.5
+        rms = float((data.normals * (posed_data[0] - data.targets)).sum(-1).pow(2).mean().sqrt())
         return params.with_vector(params.vector() + solve_step(terms, cfg.damping, active)), rms
 
     def _free_space(self, verts: torch.Tensor, pts: torch.Tensor):

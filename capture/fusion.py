@@ -31,7 +31,8 @@ from thuman.capture.body_tracking import BodyState, BodyTracker, SurfaceTargets,
 from thuman.capture.camera import backproject, cv_to_capture, depth_mm_to_m
 from thuman.capture.frames import Frame
 from thuman.capture.node_graph import (NodeGraph, arap_energy, bind_residuals, build_graph, node_transforms,
-                                       point_weights, sample_nodes, warp_normals, warp_points)
+                                       point_weights, sample_nodes, warp_normals, warp_points,
+                                       warp_points_by_matrix, weight_matrix)
 from thuman.capture.optim import Adam
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
 from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf, sample_weight
@@ -100,12 +101,14 @@ class FrameReport:
 class FusionBand:
     """The voxels fused every frame (a band around the canonical body), float32 torch:
     ids (M,) int64 voxel ids, centres (M, 3) canonical centres (metres), node_idx / node_w (M, k)
-    their nodes and weights (``node_graph.point_weights``)."""
+    their nodes and weights (``node_graph.point_weights``), matrix the same weights as a sparse
+    (M, N) matrix."""
 
     ids: torch.Tensor
     centres: torch.Tensor
     node_idx: torch.Tensor
     node_w: torch.Tensor
+    matrix: torch.Tensor  # (M, N) sparse CSR of node_idx / node_w (node_graph.weight_matrix)
 
 
 @dataclass
@@ -210,7 +213,7 @@ class DoubleFusion:
             depth = torch.as_tensor(depth_mm_to_m(frame.depth_mm), device=self.device)
             color = torch.as_tensor(frame.color, device=self.device)
             band = self._band
-            live = warp_points(self._node_maps, band.node_idx, band.node_w, band.centres)
+            live = warp_points_by_matrix(self._node_maps, band.matrix, band.centres)
             updated = integrate(self.volume, depth, frame.K, color, live_centres=live, ids=band.ids,
                                 update_color=update_color)
             self._mesh_dirty = True
@@ -313,20 +316,15 @@ class DoubleFusion:
 
     def _make_band(self, ids: torch.Tensor) -> FusionBand:
         centres = self.volume.voxel_centres(ids)
-        return FusionBand(ids, centres, *point_weights(self.graph, centres))
-
-    def _rest(self, betas):
-        z = torch.zeros
-        with torch.no_grad():
-            v, j = self.tracker.posed(torch.as_tensor(betas, device=self.device), z(3, device=self.device),
-                                      z(69, device=self.device), z(3, device=self.device))
-        return v.cpu().numpy(), j.cpu().numpy()
+        idx, w = point_weights(self.graph, centres)
+        return FusionBand(ids, centres, idx, w, weight_matrix(idx, w, self.graph.num_nodes))
 
     def _joint_transforms(self, body: BodyState) -> torch.Tensor:
+        """(24, 4, 4) float32 canonical -> live joint maps for ``body`` (``warp.canonical_to_live``)."""
         c = self.canonical
-        _, rest_j = self._rest(c.betas)
-        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device)
-        return canonical_to_live(t(rest_j), self.parents, t(c.full_pose), t(c.transl), t(body.full_pose),
+        _, rest_j = self.tracker.rest(c.betas)
+        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device)  # noqa: E731
+        return canonical_to_live(rest_j.float(), self.parents, t(c.full_pose), t(c.transl), t(body.full_pose),
                                  t(body.transl))
 
     def _set_surface(self, vertices: np.ndarray, normals: np.ndarray) -> None:

@@ -151,6 +151,25 @@ def warp_points(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: 
     return torch.cat(out) if out else points.new_zeros((0, 3))
 
 
+def weight_matrix(idx: torch.Tensor, w: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """(P, k) node ids and weights (``point_weights``) as a sparse (P, N) CSR matrix, for warping
+    many fixed points (the fusion band) by one product per frame instead of a gather."""
+    import warnings
+
+    p, k = idx.shape
+    crow = torch.arange(0, p * k + 1, k, dtype=torch.int64, device=idx.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(crow, idx.reshape(-1), w.reshape(-1), (p, num_nodes))
+
+
+def warp_points_by_matrix(maps: torch.Tensor, matrix: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """W(x) as :func:`warp_points`, with the weights as :func:`weight_matrix`: (N, 3, 4) maps,
+    (P, N) sparse matrix, (P, 3) canonical points -> (P, 3) live (no gradient needed)."""
+    m = (matrix @ maps.reshape(len(maps), 12)).reshape(-1, 3, 4)
+    return torch.einsum("pij,pj->pi", m[:, :, :3], points) + m[:, :, 3]
+
+
 def warp_normals(maps, idx, w, normals):
     """Rotate canonical normals (P, 3) by the blended linear part; renormalised."""
     m = (maps[idx][:, :, :, :3] * w[:, :, None, None]).sum(1)

@@ -103,17 +103,21 @@ class Correspondences:
 
 
 def point_to_plane(params: BodyParams, model: ModelPoints, corr: Correspondences, weight: float,
-                   sigma_m: float, count: int) -> Residuals:
-    """sqrt(weight / count) / sigma * n_i . (v(i) - p_i): (P,) residuals."""
-    v, jac = model.posed(params, corr.model_ids)
+                   sigma_m: float, count: int, posed: Optional[tuple] = None) -> Residuals:
+    """sqrt(weight / count) / sigma * n_i . (v(i) - p_i): (P,) residuals.
+    posed: ``model.posed(params, corr.model_ids)`` when the caller has it already (terms sharing
+    correspondences pose them once)."""
+    v, jac = posed if posed is not None else model.posed(params, corr.model_ids)
     s = (weight / count) ** 0.5 / sigma_m
     return Residuals(s * (corr.normals * (v - corr.targets)).sum(-1), s * torch.einsum("pc,pcn->pn", corr.normals, jac))
 
 
 def point_to_point(params: BodyParams, model: ModelPoints, corr: Correspondences, weight: float,
-                   sigma_m: float, count: int) -> Residuals:
-    """sqrt(weight / count) / sigma * (v(i) - p_i): (3P,) residuals (x, y, z of each point)."""
-    v, jac = model.posed(params, corr.model_ids)
+                   sigma_m: float, count: int, posed: Optional[tuple] = None) -> Residuals:
+    """sqrt(weight / count) / sigma * (v(i) - p_i): (3P,) residuals (x, y, z of each point).
+    posed: ``model.posed(params, corr.model_ids)`` when the caller has it already (terms sharing
+    correspondences pose them once)."""
+    v, jac = posed if posed is not None else model.posed(params, corr.model_ids)
     s = (weight / count) ** 0.5 / sigma_m
     return Residuals(s * (v - corr.targets).reshape(-1), s * jac.reshape(3 * len(v), -1))
 

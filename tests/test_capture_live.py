@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 
 def _k4a_queue_after(produced: int, queue_size: int) -> list:
@@ -196,3 +197,27 @@ def test_record_then_fuse_equals_an_online_run_over_the_same_frames(bm, tmp_path
             assert np.array_equal(a.mesh.faces, other.mesh.faces)
             assert np.array_equal(a.smpl.body_pose, other.smpl.body_pose)
             assert a.meta.extra["frame_index"] == other.meta.extra["frame_index"]
+
+
+@pytest.mark.slow
+def test_live_simulated_capture_matches_the_offline_run(tmp_path, capsys):
+    """The done-when of live rate: ``thuman capture --source sim --live`` on this machine writes
+    items that validate with surface error within 1.5x of the offline run of the same subject,
+    and says which mode it ran in."""
+    import thuman_io
+    from thuman.cli.main import cli
+
+    errors = {}
+    for name, extra in (("offline", []), ("live", ["--live"])):
+        out = tmp_path / name
+        r = CliRunner().invoke(cli, ["capture", "--subject", "003", "--source", "sim", "--poses", "1",
+                                                     "--seed", "3", "--prompt", "none", "--out", str(out)] + extra)
+        assert r.exit_code == 0, (r.output, r.stderr, r.exception)
+        assert ("record-then-fuse" in r.stderr or "online" in r.stderr), r.stderr
+        (path,) = sorted((out / "003").glob("*.h5"))
+        assert thuman_io.validate_item(path) == []
+        errors[name] = thuman_io.read_item(path, frame=False).meta.extra["ground_truth_errors"]["surface_mean_mm"]
+        with capsys.disabled():
+            summary = [line for line in r.stderr.splitlines() if "written to" in line]
+            print(f"\n{name}: surface error mean {errors[name]:.1f} mm; {summary}")
+    assert errors["live"] <= 1.5 * errors["offline"], errors
