@@ -84,7 +84,9 @@ class FusionConfig:
 
 @dataclass
 class FrameReport:
-    """What one processed frame did. Times in seconds, residuals in metres (RMS point-to-plane)."""
+    """What one processed frame did. Times in seconds, residuals in metres (RMS point-to-plane).
+    track_s = segment_s (subject points) + body_s (inner layer) + nodes_s (outer layer); fuse_s:
+    integration and the periodic surface refresh / shape refinement."""
 
     index: int
     time_s: float
@@ -95,6 +97,9 @@ class FrameReport:
     track_s: float
     fuse_s: float
     voxels_updated: int = 0
+    segment_s: float = 0.0
+    body_s: float = 0.0
+    nodes_s: float = 0.0
 
 
 @dataclass
@@ -200,10 +205,12 @@ class DoubleFusion:
                                "the view or tracking lost it; keep the whole body in view 1.5-3 m from the "
                                "camera and start the capture again", frame_index=frame.index)
         time_s = frame.timestamp_us * 1e-6
+        t_seg = time.perf_counter()
         body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.K, time_s=time_s,
                                   surface=self._surface_targets(time_s, fuse))
         if self.canonical is None:
             self._start(body)
+        t_body = time.perf_counter()
         self._joint_maps = self._joint_transforms(body)
         node_res = self._fit_nodes(pts) if self.frames > 0 else float("nan")
         self._node_maps = node_transforms(self.graph, self._joint_maps).detach()
@@ -226,7 +233,8 @@ class DoubleFusion:
         t2 = time.perf_counter()
         return FrameReport(index=frame.index, time_s=frame.timestamp_us * 1e-6, fused=fuse, points=len(pts),
                            body_residual_m=body.residual_m, node_residual_m=node_res,
-                           track_s=t1 - t0, fuse_s=t2 - t1, voxels_updated=updated)
+                           track_s=t1 - t0, fuse_s=t2 - t1, voxels_updated=updated,
+                           segment_s=t_seg - t0, body_s=t_body - t_seg, nodes_s=t1 - t_body)
 
     def canonical_mesh(self) -> FusedMesh:
         """The fused surface in the canonical frame (re-extracted when fusion changed it)."""

@@ -9,8 +9,9 @@ everything joint j's subtree carries. A skinned point v = sum_k w_k A_k x theref
     dv / dtheta_j[i] = c_ji x (S_j - W_j p_j),   S_j = sum_{k in sub(j)} w_k A_k x,  W_j = sum_{k in sub(j)} w_k,
 
 with c_ji the i-th column of R_parent(j) J_l(theta_j). Translation columns are the identity.
-Shape (first frame only): ``torch.func.jacfwd`` through the shaped rest pose, the joint regressor
-and the chain (exact; forward mode over the few shape coefficients).
+Shape (first frame only): the rotations do not depend on shape, so the derivative is linear
+through the shaped rest vertices, the joint regressor and the chain's translations
+(:func:`shape_jacobian`).
 Pose-corrective blend shapes are not part of this skinning (the open model has none).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from thuman.capture.warp import rest_to_posed_batch, rodrigues
+from thuman.capture.warp import rodrigues
 from thuman_io.body.kinematics import rigid_transforms
 
 #: Levi-Civita symbol: (a x b)_i = EPS[i, j, k] a_j b_k.
@@ -93,13 +94,24 @@ def shape_jacobian(template: torch.Tensor, shapedirs: torch.Tensor, j_regressor:
                    weights: torch.Tensor, parents, ids: torch.Tensor, betas: torch.Tensor,
                    pose72: torch.Tensor) -> torch.Tensor:
     """(U, 3, B) exact derivative of the skinned body vertices ``ids`` (U,) in the shape
-    coefficients betas (B,), at pose pose72 (72,) (``torch.func.jacfwd``; float64 torch inputs as
-    in :func:`shaped_rest`, weights (V, 24))."""
+    coefficients betas (B,), at pose pose72 (72,); float64 torch inputs as in :func:`shaped_rest`,
+    weights (V, 24).
 
-    def posed(b):
-        v, j = shaped_rest(template, shapedirs, j_regressor, b)
-        a = rest_to_posed_batch(j, parents, pose72[None])[0]
-        m = torch.einsum("pj,jab->pab", weights[ids], a[:, :3, :])
-        return (m[:, :, :3] @ v[ids][:, :, None])[..., 0] + m[:, :, 3]
-
-    return torch.func.jacfwd(posed)(betas)
+    The rotations do not depend on shape; the rest vertices move by shapedirs and the rest joints by
+    J_reg shapedirs, which moves each G_j's translation along the chain:
+    d G_j.t = G_parent.R (dJ_j - dJ_parent) + d G_parent.t, and A_j's translation by
+    d G_j.t - G_j.R dJ_j. So dv = sum_k w_k (G_k.R dx + d A_k.t)."""
+    _, rest_j = shaped_rest(template, shapedirs, j_regressor, betas)
+    g, _ = rigid_transforms(rodrigues(pose72.reshape(-1, 3))[None], rest_j[None], parents)
+    rot = g[0, :, :3, :3]                                                          # (24, 3, 3)
+    nb = len(betas)
+    d_joints = torch.einsum("jv,vcb->jcb", j_regressor, shapedirs[..., :nb])         # (24, 3, B)
+    par = [int(p) for p in np.asarray(parents).reshape(-1)]
+    d_gt = []
+    for j, p in enumerate(par):
+        d_gt.append(d_joints[j] if p < 0 else rot[p] @ (d_joints[j] - d_joints[p]) + d_gt[p])
+    d_at = torch.stack(d_gt) - rot @ d_joints                                         # (24, 3, B)
+    w = weights[ids]
+    d_rest = shapedirs[ids][..., :nb]                                                 # (U, 3, B)
+    blended_r = torch.einsum("pj,jab->pab", w, rot)
+    return blended_r @ d_rest + torch.einsum("pj,jcb->pcb", w, d_at)
