@@ -102,24 +102,26 @@ class Correspondences:
     normals: Optional[torch.Tensor] = None
 
 
+def _data(params, model, corr, weight, sigma_m, count, posed):
+    """(differences v(i) - p_i (P, 3), Jacobian of v (P, 3, n), scale sqrt(weight / count) / sigma)."""
+    v, jac = posed if posed is not None else model.posed(params, corr.model_ids)
+    return v - corr.targets, jac, (weight / count) ** 0.5 / sigma_m
+
+
 def point_to_plane(params: BodyParams, model: ModelPoints, corr: Correspondences, weight: float,
                    sigma_m: float, count: int, posed: Optional[tuple] = None) -> Residuals:
-    """sqrt(weight / count) / sigma * n_i . (v(i) - p_i): (P,) residuals.
-    posed: ``model.posed(params, corr.model_ids)`` when the caller has it already (terms sharing
-    correspondences pose them once)."""
-    v, jac = posed if posed is not None else model.posed(params, corr.model_ids)
-    s = (weight / count) ** 0.5 / sigma_m
-    return Residuals(s * (corr.normals * (v - corr.targets)).sum(-1), s * torch.einsum("pc,pcn->pn", corr.normals, jac))
+    """sqrt(weight / count) / sigma * n_i . (v(i) - p_i): (P,) residuals. posed: (points,
+    jacobian) of ``model.posed(params, corr.model_ids)`` when the caller has them already (terms
+    sharing correspondences pose them once); the same for :func:`point_to_point`."""
+    diff, jac, s = _data(params, model, corr, weight, sigma_m, count, posed)
+    return Residuals(s * (corr.normals * diff).sum(-1), s * torch.einsum("pc,pcn->pn", corr.normals, jac))
 
 
 def point_to_point(params: BodyParams, model: ModelPoints, corr: Correspondences, weight: float,
                    sigma_m: float, count: int, posed: Optional[tuple] = None) -> Residuals:
-    """sqrt(weight / count) / sigma * (v(i) - p_i): (3P,) residuals (x, y, z of each point).
-    posed: ``model.posed(params, corr.model_ids)`` when the caller has it already (terms sharing
-    correspondences pose them once)."""
-    v, jac = posed if posed is not None else model.posed(params, corr.model_ids)
-    s = (weight / count) ** 0.5 / sigma_m
-    return Residuals(s * (v - corr.targets).reshape(-1), s * jac.reshape(3 * len(v), -1))
+    """sqrt(weight / count) / sigma * (v(i) - p_i): (3P,) residuals (x, y, z of each point)."""
+    diff, jac, s = _data(params, model, corr, weight, sigma_m, count, posed)
+    return Residuals(s * diff.reshape(-1), s * jac.reshape(3 * len(diff), -1))
 
 
 def _diagonal(params: BodyParams, scale: torch.Tensor, offset: torch.Tensor) -> Residuals:
@@ -129,22 +131,22 @@ def _diagonal(params: BodyParams, scale: torch.Tensor, offset: torch.Tensor) -> 
     return Residuals((scale * offset)[rows], (eye * scale[:, None])[rows])
 
 
-def pose_prior(params: BodyParams, weight: float) -> Residuals:
-    """sqrt(weight) * theta_body: (69,) residuals (a zero-mean Gaussian on the joints' rotations)."""
-    lay = params.layout
+def _zero_mean_prior(params: BodyParams, part: str, weight: float) -> Residuals:
+    """sqrt(weight) * the named part of the unknowns (a zero-mean Gaussian)."""
     x = params.vector()
     scale = torch.zeros_like(x)
-    scale[lay.body_pose] = weight ** 0.5
+    scale[getattr(params.layout, part)] = weight ** 0.5
     return _diagonal(params, scale, x)
+
+
+def pose_prior(params: BodyParams, weight: float) -> Residuals:
+    """sqrt(weight) * theta_body: (69,) residuals (a zero-mean Gaussian on the joints' rotations)."""
+    return _zero_mean_prior(params, "body_pose", weight)
 
 
 def shape_prior(params: BodyParams, weight: float) -> Residuals:
     """sqrt(weight) * beta: (B,) residuals when the shape is solved, none otherwise."""
-    lay = params.layout
-    x = params.vector()
-    scale = torch.zeros_like(x)
-    scale[lay.betas] = weight ** 0.5
-    return _diagonal(params, scale, x)
+    return _zero_mean_prior(params, "betas", weight)
 
 
 def temporal(params: BodyParams, predicted: BodyParams, weight: float, weight_root: float,
