@@ -221,3 +221,13 @@ def test_live_simulated_capture_matches_the_offline_run(tmp_path, capsys):
             summary = [line for line in r.stderr.splitlines() if "written to" in line]
             print(f"\n{name}: surface error mean {errors[name]:.1f} mm; {summary}")
     assert errors["live"] <= 1.5 * errors["offline"], errors
+
+
+def test_cli_live_is_for_the_simulator_only(tmp_path):
+    from thuman.cli.main import cli
+
+    r = CliRunner().invoke(cli, ["capture", "--subject", "001", "--source", "playback", str(tmp_path / "x.threc"),
+                                 "--live", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "--live is for --source sim" in r.output
+    r = CliRunner().invoke(cli, ["capture", "--help"])
+    assert "--fuse [auto|online|after]" in r.output and "--record-turn" in r.output
