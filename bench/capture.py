@@ -5,7 +5,8 @@ Open3D's rigid TSDF integration of the same frames in the same run.
 
 Frames come from the simulator (NFOV 2x2 binned, 320x288, 5 fps) and are rendered before timing.
 Stage 1 ('turn'): body tracking + node-graph fit + non-rigid integration into the canonical TSDF.
-Stage 2 ('imitate'): tracking only (fusion stops). Peers: Open3D ``UniformTSDFVolume`` (rigid,
+Stage 2 ('imitate'): tracking only (fusion stops). Per step: subject segmentation, body (inner
+layer), nodes (outer layer), fusion. Peers: Open3D ``UniformTSDFVolume`` (rigid,
 dense cube of the same voxel size) and this toolkit's own dense rigid integration, on the stage-1
 frames. Prints figures and ratios; asserts nothing.
 """
@@ -61,12 +62,19 @@ def main():
     track2 = sum(r.track_s for r in reports2)
     n1, n2 = len(reports), len(reports2)
     vol = fusion.volume
-    band = len(fusion._band_ids)
+    band = len(fusion._band.ids)
     print(f"first frame (initial fit, volume, node graph): {first_s:.2f} s")
     print(f"stage 1 turn    : {n1 / (track1 + fuse1):6.2f} fps overall | tracking {n1 / track1:6.2f} fps "
           f"| fusion {n1 / fuse1:6.2f} fps ({band} band voxels of {vol.num_voxels}, "
           f"{fusion.graph.num_nodes} nodes)")
     print(f"stage 2 imitate : {n2 / track2:6.2f} fps (tracking only)")
+    for label, reps in (("stage 1", reports), ("stage 2", reports2)):
+        steps = {"segment": sum(r.segment_s for r in reps), "body": sum(r.body_s for r in reps),
+                 "nodes": sum(r.nodes_s for r in reps)}
+        if label == "stage 1":
+            steps["fuse"] = sum(r.fuse_s for r in reps)
+        print(f"  {label} per step: " + ", ".join(f"{k} {len(reps) / v:6.1f} fps ({1000 * v / len(reps):5.0f} ms)"
+                                                  for k, v in steps.items()))
 
     # Peers on the same stage-1 frames: rigid integration, no tracking.
     import open3d as o3d

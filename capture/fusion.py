@@ -27,17 +27,18 @@ from typing import Optional
 import numpy as np
 import torch
 
-from thuman.capture.body_tracking import (BodyState, BodyTracker, SurfaceTargets, TrackingConfig, nearest,
-                                         vertex_normals)
+from thuman.capture.body_tracking import BodyState, BodyTracker, SurfaceTargets, TrackingConfig, nearest
 from thuman.capture.camera import backproject, cv_to_capture, depth_mm_to_m
 from thuman.capture.frames import Frame
-from thuman.capture.node_graph import (NodeGraph, arap_energy, build_graph, node_transforms, point_weights,
-                                       sample_nodes, warp_normals, warp_points)
+from thuman.capture.node_graph import (NodeGraph, arap_energy, bind_residuals, build_graph, node_transforms,
+                                       point_weights, sample_nodes, warp_normals, warp_points,
+                                       warp_points_by_matrix, weight_matrix)
 from thuman.capture.optim import Adam
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
-from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf
+from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf, sample_weight
 from thuman.capture.warp import blend, body_skinning_weights, canonical_to_live, rest_to_posed
 from thuman_io.errors import TrackingLost
+from thuman_io.geometry import vertex_normals
 
 
 @dataclass
@@ -83,7 +84,9 @@ class FusionConfig:
 
 @dataclass
 class FrameReport:
-    """What one processed frame did. Times in seconds, residuals in metres (RMS point-to-plane)."""
+    """What one processed frame did. Times in seconds, residuals in metres (RMS point-to-plane).
+    track_s = segment_s (subject points) + body_s (inner layer) + nodes_s (outer layer); fuse_s:
+    integration and the periodic surface refresh / shape refinement."""
 
     index: int
     time_s: float
@@ -94,6 +97,34 @@ class FrameReport:
     track_s: float
     fuse_s: float
     voxels_updated: int = 0
+    segment_s: float = 0.0
+    body_s: float = 0.0
+    nodes_s: float = 0.0
+
+
+@dataclass
+class FusionBand:
+    """The voxels fused every frame (a band around the canonical body), float32 torch:
+    ids (M,) int64 voxel ids, centres (M, 3) canonical centres (metres), node_idx / node_w (M, k)
+    their nodes and weights (``node_graph.point_weights``), matrix the same weights as a sparse
+    (M, N) matrix."""
+
+    ids: torch.Tensor
+    centres: torch.Tensor
+    node_idx: torch.Tensor
+    node_w: torch.Tensor
+    matrix: torch.Tensor  # (M, N) sparse CSR of node_idx / node_w (node_graph.weight_matrix)
+
+
+@dataclass
+class SurfaceSamples:
+    """Canonical surface samples of the node data term, float32 torch: points (S, 3) metres,
+    normals (S, 3) unit, node_idx / node_w (S, k) their nodes and weights."""
+
+    points: torch.Tensor
+    normals: torch.Tensor
+    node_idx: torch.Tensor
+    node_w: torch.Tensor
 
 
 class DoubleFusion:
@@ -117,6 +148,10 @@ class DoubleFusion:
         self.graph: Optional[NodeGraph] = None
         self.canonical: Optional[BodyState] = None
         self.frames = 0
+        self.frames_fused = 0
+        self.body_weights = body_skinning_weights(body_model)  # (V, 24) float32
+        self._band: Optional[FusionBand] = None
+        self._samples: Optional[SurfaceSamples] = None
         self._mesh: Optional[FusedMesh] = None
         self._mesh_dirty = True
         self._joint_maps: Optional[torch.Tensor] = None
@@ -170,10 +205,12 @@ class DoubleFusion:
                                "the view or tracking lost it; keep the whole body in view 1.5-3 m from the "
                                "camera and start the capture again", frame_index=frame.index)
         time_s = frame.timestamp_us * 1e-6
+        t_seg = time.perf_counter()
         body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.camera, time_s=time_s,
                                   surface=self._surface_targets(time_s, fuse))
         if self.canonical is None:
             self._start(body)
+        t_body = time.perf_counter()
         self._joint_maps = self._joint_transforms(body)
         node_res = self._fit_nodes(pts) if self.frames > 0 else float("nan")
         self._node_maps = node_transforms(self.graph, self._joint_maps).detach()
@@ -182,8 +219,9 @@ class DoubleFusion:
         if fuse:
             depth = torch.as_tensor(depth_mm_to_m(frame.depth_mm), device=self.device)
             color = torch.as_tensor(frame.color, device=self.device)
-            live = warp_points(self._node_maps, self._vox_idx, self._vox_w, self._vox_centres)
-            updated = integrate(self.volume, depth, frame.camera, color, live_centres=live, ids=self._band_ids,
+            band = self._band
+            live = warp_points_by_matrix(self._node_maps, band.matrix, band.centres)
+            updated = integrate(self.volume, depth, frame.camera, color, live_centres=live, ids=band.ids,
                                 update_color=update_color)
             self._mesh_dirty = True
             self.frames_fused += 1
@@ -195,7 +233,8 @@ class DoubleFusion:
         t2 = time.perf_counter()
         return FrameReport(index=frame.index, time_s=frame.timestamp_us * 1e-6, fused=fuse, points=len(pts),
                            body_residual_m=body.residual_m, node_residual_m=node_res,
-                           track_s=t1 - t0, fuse_s=t2 - t1, voxels_updated=updated)
+                           track_s=t1 - t0, fuse_s=t2 - t1, voxels_updated=updated,
+                           segment_s=t_seg - t0, body_s=t_body - t_seg, nodes_s=t1 - t_body)
 
     def canonical_mesh(self) -> FusedMesh:
         """The fused surface in the canonical frame (re-extracted when fusion changed it)."""
@@ -251,9 +290,10 @@ class DoubleFusion:
         g = self.graph
         with torch.no_grad():
             maps = node_transforms(g, self._joint_transforms(pred))
-            live = warp_points(maps, self._surf_idx, self._surf_w, self._surf).double()
-            live_n = warp_normals(maps, self._surf_idx, self._surf_w, self._surf_n).double()
-            w = torch.einsum("pk,pkj->pj", self._surf_w, g.skin[self._surf_idx]).double()
+            sm = self._samples
+            live = warp_points(maps, sm.node_idx, sm.node_w, sm.points).double()
+            live_n = warp_normals(maps, sm.node_idx, sm.node_w, sm.normals).double()
+            w = torch.einsum("pk,pkj->pj", sm.node_w, g.skin[sm.node_idx]).double()
             w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
             _, rest_j = self.tracker.rest(pred.betas)
             m = blend(rest_to_posed(rest_j, self.parents, torch.as_tensor(pred.full_pose, dtype=torch.float64,
@@ -275,44 +315,40 @@ class DoubleFusion:
         size = np.asarray(cfg.box_size_m, dtype=np.float64)
         self.volume = TSDFVolume.create(centre - size / 2, size, cfg.voxel_size_m, cfg.trunc_voxels,
                                         device=self.device)
-        self._band_ids = self.volume.ids_near(v, cfg.band_m)
-        self._vox_centres = self.volume.voxel_centres(self._band_ids)
-        self.body_weights = body_skinning_weights(self.bm)
+        ids = self.volume.ids_near(v, cfg.band_m)
         nodes = sample_nodes(v, cfg.node_radius_m)
         self.graph = build_graph(nodes, v, self.body_weights, cfg.node_radius_m, device=self.device)
-        self._vox_idx, self._vox_w = point_weights(self.graph, self._vox_centres)
-        self._set_surface(v, vertex_normals(torch.as_tensor(v, device=self.device), self.faces).cpu().numpy())
+        self._band = self._make_band(ids)
+        self._set_surface(v, vertex_normals(v, self.faces_np))
         self.frames_fused = 0
 
-    def _rest(self, betas):
-        z = torch.zeros
-        with torch.no_grad():
-            v, j = self.tracker.posed(torch.as_tensor(betas, device=self.device), z(3, device=self.device),
-                                      z(69, device=self.device), z(3, device=self.device))
-        return v.cpu().numpy(), j.cpu().numpy()
+    def _make_band(self, ids: torch.Tensor) -> FusionBand:
+        centres = self.volume.voxel_centres(ids)
+        idx, w = point_weights(self.graph, centres)
+        return FusionBand(ids, centres, idx, w, weight_matrix(idx, w, self.graph.num_nodes))
 
     def _joint_transforms(self, body: BodyState) -> torch.Tensor:
+        """(24, 4, 4) float32 canonical -> live joint maps for ``body`` (``warp.canonical_to_live``)."""
         c = self.canonical
-        _, rest_j = self._rest(c.betas)
-        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device)
-        return canonical_to_live(t(rest_j), self.parents, t(c.full_pose), t(c.transl), t(body.full_pose),
+        _, rest_j = self.tracker.rest(c.betas)
+        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device)  # noqa: E731
+        return canonical_to_live(rest_j.float(), self.parents, t(c.full_pose), t(c.transl), t(body.full_pose),
                                  t(body.transl))
 
     def _set_surface(self, vertices: np.ndarray, normals: np.ndarray) -> None:
         """Canonical surface samples used by the node data term."""
         n = len(vertices)
         pick = np.sort(self._rng.choice(n, min(n, self.cfg.surface_samples), replace=False))
-        self._surf = torch.as_tensor(vertices[pick], dtype=torch.float32, device=self.device)
-        self._surf_n = torch.as_tensor(normals[pick], dtype=torch.float32, device=self.device)
-        self._surf_idx, self._surf_w = point_weights(self.graph, self._surf)
+        pts = torch.as_tensor(vertices[pick], dtype=torch.float32, device=self.device)
+        nrm = torch.as_tensor(normals[pick], dtype=torch.float32, device=self.device)
+        self._samples = SurfaceSamples(pts, nrm, *point_weights(self.graph, pts))
 
     def _refresh_surface(self, grow_nodes: bool) -> None:
         """Use the fused surface for the node data term; add far-body nodes where it has none."""
         m = self.canonical_mesh()
         if len(m.faces) < 100:
             return
-        v = torch.as_tensor(m.vertices, device=self.device)
-        n = vertex_normals(v, torch.as_tensor(m.faces, dtype=torch.long, device=self.device))
+        n = vertex_normals(m.vertices, m.faces)
         if grow_nodes:
             new = sample_nodes(m.vertices, self.cfg.node_radius_m, existing=self.graph.positions.cpu().numpy())
             if len(new):
@@ -323,9 +359,9 @@ class DoubleFusion:
                 g.rotations[:old.num_nodes] = old.rotations
                 g.translations[:old.num_nodes] = old.translations
                 self.graph = g
-                self._vox_idx, self._vox_w = point_weights(self.graph, self._vox_centres)
+                self._band = self._make_band(self._band.ids)
                 self._node_maps = node_transforms(self.graph, self._joint_maps).detach()
-        self._set_surface(m.vertices, n.cpu().numpy())
+        self._set_surface(m.vertices, n)
         from scipy.spatial import cKDTree
 
         d, _ = cKDTree(m.vertices).query(self.canonical.vertices, k=1)
@@ -345,9 +381,10 @@ class DoubleFusion:
         for _ in range(cfg.node_iterations):
             opt.zero_grad()
             maps = node_transforms(g, self._joint_maps, rot, tra)
-            live = warp_points(maps, self._surf_idx, self._surf_w, self._surf)
+            sm = self._samples
+            live = warp_points(maps, sm.node_idx, sm.node_w, sm.points)
             with torch.no_grad():
-                nrm = warp_normals(maps, self._surf_idx, self._surf_w, self._surf_n)
+                nrm = warp_normals(maps, sm.node_idx, sm.node_w, sm.normals)
                 vis = torch.nonzero((nrm * (-live)).sum(-1) > 0).squeeze(1)
                 d, j = nearest(pts, live[vis])
                 keep = d < self.tracker.cfg.max_corr_dist_m
@@ -357,21 +394,9 @@ class DoubleFusion:
             p2pl = ((pts[keep] - live[tgt]) * nrm[tgt]).sum(-1)
             residual = float(p2pl.detach().pow(2).mean().sqrt())
             e = ((p2pl ** 2).mean() / s2 + cfg.w_arap * arap_energy(g, rot, tra) / s2
-                 + cfg.w_bind * ((tra ** 2).sum(-1).mean() / s2 + (rot ** 2).sum(-1).mean()))
+                 + cfg.w_bind * (bind_residuals(g, rot, tra, cfg.sigma_m) ** 2).sum())
             e.backward()
             opt.step()
         g.rotations = rot.detach()
         g.translations = tra.detach()
         return residual
-
-
-def sample_weight(volume: TSDFVolume, points: torch.Tensor) -> torch.Tensor:
-    """Fusion weight of the voxel nearest each point (P, 3) -> (P,), 0 outside the box."""
-    nx, ny, nz = volume.dims
-    origin = torch.as_tensor(volume.origin, dtype=torch.float32, device=points.device)
-    ijk = torch.round((points - origin) / volume.voxel_size_m - 0.5).long()
-    inside = ((ijk >= 0) & (ijk < torch.tensor([nx, ny, nz], device=points.device))).all(-1)
-    ijk = ijk.clamp_min(0)
-    ijk = torch.minimum(ijk, torch.tensor([nx - 1, ny - 1, nz - 1], device=points.device))
-    flat = (ijk[:, 0] * ny + ijk[:, 1]) * nz + ijk[:, 2]
-    return torch.where(inside, volume.weight[flat], torch.zeros_like(flat, dtype=torch.float32))

@@ -151,6 +151,25 @@ def warp_points(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: 
     return torch.cat(out) if out else points.new_zeros((0, 3))
 
 
+def weight_matrix(idx: torch.Tensor, w: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """(P, k) node ids and weights (``point_weights``) as a sparse (P, N) CSR matrix, for warping
+    many fixed points (the fusion band) by one product per frame instead of a gather."""
+    import warnings
+
+    p, k = idx.shape
+    crow = torch.arange(0, p * k + 1, k, dtype=torch.int64, device=idx.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(crow, idx.reshape(-1), w.reshape(-1), (p, num_nodes))
+
+
+def warp_points_by_matrix(maps: torch.Tensor, matrix: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """W(x) as :func:`warp_points`, with the weights as :func:`weight_matrix`: (N, 3, 4) maps,
+    (P, N) sparse matrix, (P, 3) canonical points -> (P, 3) live (no gradient needed)."""
+    m = (matrix @ maps.reshape(len(maps), 12)).reshape(-1, 3, 4)
+    return torch.einsum("pij,pj->pi", m[:, :, :3], points) + m[:, :, 3]
+
+
 def warp_normals(maps, idx, w, normals):
     """Rotate canonical normals (P, 3) by the blended linear part; renormalised."""
     m = (maps[idx][:, :, :, :3] * w[:, :, None, None]).sum(1)
@@ -158,12 +177,27 @@ def warp_normals(maps, idx, w, normals):
     return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-def arap_energy(graph: NodeGraph, rotations: torch.Tensor, translations: torch.Tensor) -> torch.Tensor:
-    """As-rigid-as-possible term: mean over edges (i, j) of
-    |R_i (g_j - g_i) + g_i + t_i - (g_j + t_j)|^2, metres^2 (DynamicFusion eq. 9, no Huber)."""
-    g = graph.positions
+def arap_residuals(graph: NodeGraph, rotations: torch.Tensor, translations: torch.Tensor) -> torch.Tensor:
+    """As-rigid-as-possible residuals, one 3-vector per edge (i, j) of the graph (metres):
+    R_i (g_j - g_i) + g_i + t_i - (g_j + t_j) (DynamicFusion eq. 9, no Huber), flattened (N * Kn * 3,).
+    rotations (N, 3) axis-angle, radians; translations (N, 3) metres."""
+    g = graph.positions.to(rotations.dtype)
     nb = graph.neighbours
     r = rodrigues(rotations)
     gi, gj = g[:, None, :], g[nb]
     pred = (r[:, None] @ (gj - gi)[..., None])[..., 0] + gi + translations[:, None, :]
-    return ((pred - (gj + translations[nb])) ** 2).sum(-1).mean()
+    return (pred - (gj + translations[nb])).reshape(-1)
+
+
+def arap_energy(graph: NodeGraph, rotations: torch.Tensor, translations: torch.Tensor) -> torch.Tensor:
+    """As-rigid-as-possible term: mean over edges of |arap residual|^2, metres^2."""
+    return (arap_residuals(graph, rotations, translations) ** 2).sum() / graph.neighbours.numel()
+
+
+def bind_residuals(graph: NodeGraph, rotations: torch.Tensor, translations: torch.Tensor,
+                   sigma_m: float = 0.01) -> torch.Tensor:
+    """Binding of the outer layer to the body (DoubleFusion's pull of the nodes toward the skinned
+    body): the corrections themselves, translations in units of ``sigma_m``, each node weighted
+    1 / sqrt(N) so the energy is a mean over nodes. Returns (6 N,)."""
+    n = max(graph.num_nodes, 1)
+    return torch.cat([translations.reshape(-1) / sigma_m, rotations.reshape(-1)]) / n ** 0.5

@@ -73,17 +73,44 @@ class TSDFVolume:
     def num_voxels(self) -> int:
         return self.dims[0] * self.dims[1] * self.dims[2]
 
+    # -- indexing: the one place that maps voxels to positions and flat ids -----------------
+    def flat_ids(self, ijk: torch.Tensor) -> torch.Tensor:
+        """(..., 3) int64 voxel indices (i, j, k) -> (...,) flat ids ``(i * ny + j) * nz + k``."""
+        _, ny, nz = self.dims
+        return (ijk[..., 0] * ny + ijk[..., 1]) * nz + ijk[..., 2]
+
+    def ijk(self, ids: torch.Tensor) -> torch.Tensor:
+        """(M,) flat ids -> (M, 3) int64 voxel indices (inverse of :meth:`flat_ids`)."""
+        _, ny, nz = self.dims
+        return torch.stack([torch.div(ids, ny * nz, rounding_mode="floor"),
+                            torch.div(ids, nz, rounding_mode="floor") % ny, ids % nz], dim=-1)
+
+    def index_to_position(self, ijk):
+        """(..., 3) voxel indices, integer or fractional (numpy or torch) -> positions, metres, capture
+        frame: voxel (i, j, k)'s centre is ``origin + ((i, j, k) + 0.5) * voxel_size_m``."""
+        if isinstance(ijk, torch.Tensor):
+            origin = torch.as_tensor(self.origin, dtype=torch.float32, device=ijk.device)
+            return origin + (ijk.to(torch.float32) + 0.5) * self.voxel_size_m
+        return self.origin + (np.asarray(ijk, dtype=np.float64) + 0.5) * self.voxel_size_m
+
+    def position_to_index(self, points: torch.Tensor) -> torch.Tensor:
+        """(P, 3) metres -> (P, 3) fractional voxel indices (the inverse of :meth:`index_to_position`)."""
+        origin = torch.as_tensor(self.origin, dtype=points.dtype, device=points.device)
+        return (points - origin) / self.voxel_size_m - 0.5
+
+    def nearest_ids(self, points: torch.Tensor):
+        """The voxel nearest each point (P, 3) metres: (ids (P,) int64, inside (P,) bool); ids of
+        points outside the box are clamped to its border."""
+        dims = torch.tensor(self.dims, device=points.device)
+        ijk = torch.round(self.position_to_index(points)).long()
+        inside = ((ijk >= 0) & (ijk < dims)).all(-1)
+        return self.flat_ids(torch.minimum(ijk.clamp_min(0), dims - 1)), inside
+
     def voxel_centres(self, ids: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(N, 3) or (len(ids), 3) float32 voxel centres, metres, capture frame."""
         if ids is None:
             ids = torch.arange(self.num_voxels, device=self.device)
-        nx, ny, nz = self.dims
-        i = torch.div(ids, ny * nz, rounding_mode="floor")
-        j = torch.div(ids, nz, rounding_mode="floor") % ny
-        k = ids % nz
-        ijk = torch.stack([i, j, k], dim=-1).to(torch.float32)
-        origin = torch.as_tensor(self.origin, dtype=torch.float32, device=self.device)
-        return origin + (ijk + 0.5) * self.voxel_size_m
+        return self.index_to_position(self.ijk(ids))
 
     def ids_near(self, points: np.ndarray, radius_m: float) -> torch.Tensor:
         """(M,) int64 ids of the voxels within ``radius_m`` of any of ``points`` (P, 3) metres.
@@ -201,7 +228,7 @@ def extract_mesh(volume: TSDFVolume, min_weight: float = 0.5) -> FusedMesh:
     # skimage's default (gradient descent toward the object) already gives faces
     # counter-clockwise from outside for a TSDF that decreases inward (tested).
     colors = _trilinear(volume.color.reshape(nx, ny, nz, 3).cpu().numpy(), verts)
-    vertices = volume.origin + (verts + 0.5) * volume.voxel_size_m
+    vertices = volume.index_to_position(verts)
     return FusedMesh(vertices.astype(np.float32), np.ascontiguousarray(faces, dtype=np.int32),
                      np.clip(np.round(colors), 0, 255).astype(np.uint8))
 
@@ -228,8 +255,7 @@ def sample_tsdf(volume: TSDFVolume, points: torch.Tensor) -> torch.Tensor:
     """
     nx, ny, nz = volume.dims
     grid = volume.tsdf.reshape(1, 1, nx, ny, nz)
-    origin = torch.as_tensor(volume.origin, dtype=torch.float32, device=points.device)
-    ijk = (points - origin) / volume.voxel_size_m - 0.5
+    ijk = volume.position_to_index(points)
     size = torch.tensor([nx, ny, nz], dtype=torch.float32, device=points.device)
     norm = 2.0 * ijk / (size - 1) - 1.0
     # grid_sample's last coordinate indexes the last spatial dim first: (k, j, i) order.
@@ -237,3 +263,9 @@ def sample_tsdf(volume: TSDFVolume, points: torch.Tensor) -> torch.Tensor:
     out = torch.nn.functional.grid_sample(grid, g, mode="bilinear", padding_mode="border",
                                           align_corners=True)
     return out.reshape(-1)
+
+
+def sample_weight(volume: TSDFVolume, points: torch.Tensor) -> torch.Tensor:
+    """Fusion weight of the voxel nearest each point (P, 3) -> (P,), 0 outside the box."""
+    ids, inside = volume.nearest_ids(points)
+    return torch.where(inside, volume.weight[ids], torch.zeros_like(ids, dtype=torch.float32))

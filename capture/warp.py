@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from thuman_io.body.kinematics import rigid_transforms
+
 
 def rodrigues(axis_angle: torch.Tensor) -> torch.Tensor:
     """(..., 3) axis-angle, radians -> (..., 3, 3) rotation matrices (differentiable at 0)."""
@@ -30,47 +32,21 @@ def rodrigues(axis_angle: torch.Tensor) -> torch.Tensor:
 
 
 def rest_to_posed(rest_joints: torch.Tensor, parents, pose72: torch.Tensor) -> torch.Tensor:
-    """Per-joint skinning transforms A_j.
+    """Per-joint skinning transforms A_j (``thuman_io.body.kinematics`` owns the chain).
 
     rest_joints: (24, 3) metres, the shaped rest pose's joints. parents: (24,) ints, root -1.
     pose72: (72,) axis-angle, radians. Returns (24, 4, 4): rest coordinates -> posed coordinates
     (no translation; add transl separately).
     """
-    rot = rodrigues(pose72.reshape(-1, 3))
-    n = rest_joints.shape[0]
-    g = []
-    for j in range(n):
-        p = int(parents[j])
-        local = torch.eye(4, dtype=rot.dtype, device=rot.device)
-        local = local.clone()
-        local[:3, :3] = rot[j]
-        local[:3, 3] = rest_joints[j] - (rest_joints[p] if p >= 0 else 0.0)
-        g.append(local if p < 0 else g[p] @ local)
-    g = torch.stack(g)
-    a = g.clone()
-    a[:, :3, 3] = g[:, :3, 3] - (g[:, :3, :3] @ rest_joints[:, :, None])[..., 0]
-    return a
+    return rest_to_posed_batch(rest_joints, parents, pose72[None])[0]
 
 
 def rest_to_posed_batch(rest_joints: torch.Tensor, parents, poses72: torch.Tensor) -> torch.Tensor:
     """Batched :func:`rest_to_posed`: rest_joints (24, 3), poses72 (B, 72) -> (B, 24, 4, 4)."""
     b = poses72.shape[0]
     rot = rodrigues(poses72.reshape(b, -1, 3))
-    n = rest_joints.shape[0]
-    offsets = rest_joints.clone()
-    par = [int(p) for p in parents]
-    offsets[1:] = rest_joints[1:] - rest_joints[par[1:]]
-    local = torch.zeros(b, n, 4, 4, dtype=rot.dtype, device=rot.device)
-    local[:, :, :3, :3] = rot
-    local[:, :, :3, 3] = offsets
-    local[:, :, 3, 3] = 1.0
-    g = [local[:, 0]]
-    for j in range(1, n):
-        g.append(g[par[j]] @ local[:, j])
-    g = torch.stack(g, dim=1)
-    a = g.clone()
-    a[:, :, :3, 3] = g[:, :, :3, 3] - (g[:, :, :3, :3] @ rest_joints[None, :, :, None])[..., 0]
-    return a
+    joints = rest_joints.to(rot.dtype).expand(b, -1, -1)
+    return rigid_transforms(rot, joints, parents)[1]
 
 
 def skin_vertices(rest_vertices: torch.Tensor, weights: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:

@@ -46,8 +46,18 @@ from thuman.cli.common import warn
                    "OUT/.prompts/<subject>/prompt_<pose>.png; 'images' writes the PNGs only; 'auto' is "
                    "'window' when a display exists ($DISPLAY) and 'images' otherwise; 'none' shows nothing.")
 @click.option("--no-prompts", is_flag=True, help="Same as --prompt none.")
+@click.option("--live", is_flag=True, help="sim: run the simulated sensor in wall time at --fps, dropping the "
+              "oldest queued frames when processing is slower, as a camera does (default: frames on demand).")
+@click.option("--fuse", "fuse_mode", type=click.Choice(["auto", "online", "after"]), default="auto",
+              show_default=True,
+              help="'online' tracks and fuses each frame as it arrives; 'after' records every frame while the "
+                   "prompts run on time (stage 1 lasts --record-turn seconds) and fuses afterwards; 'auto' is "
+                   "'online' unless a live source outruns processing (measured on the first frames).")
+@click.option("--record-turn", default=20.0, show_default=True, type=click.FloatRange(1.0, None),
+              help="Stage 1's length in seconds when recording (--fuse after, or auto switching to it).")
 def capture(subject, source_name, file, poses, interval, out_dir, resume, overwrite, coverage, max_turn,
-            voxel_mm, edge_mm, fps, depth_mode, seed, body_model, device, prompt_mode, no_prompts):
+            voxel_mm, edge_mm, fps, depth_mode, seed, body_model, device, prompt_mode, no_prompts, live,
+            fuse_mode, record_turn):
     """Capture SUBJECT with one depth camera: turn and fuse, then imitate prompted poses.
 
     Examples:  thuman capture --subject 012 --source sim --poses 3
@@ -81,6 +91,8 @@ def capture(subject, source_name, file, poses, interval, out_dir, resume, overwr
         if prompt_mode not in ("auto", "none"):
             raise click.UsageError(f"--no-prompts contradicts --prompt {prompt_mode}")
         prompt_mode = "none"
+    if live and source_name != "sim":
+        raise click.UsageError(f"--live is for --source sim (a camera is always live; got --source {source_name})")
     if depth_mode is None:
         depth_mode = "NFOV_2X2BINNED" if source_name == "sim" else "NFOV_UNBINNED"
     opts = {"seed": seed, "depth_mode": depth_mode}
@@ -88,6 +100,8 @@ def capture(subject, source_name, file, poses, interval, out_dir, resume, overwr
         opts["fps"] = fps
     elif source_name == "sim":
         opts["fps"] = 5.0  # stream time, not wall time: a low rate keeps CPU runs short
+    if live:
+        opts["live"] = True
     # The display first: a missing display fails in a second, before the source and model load.
     display = open_prompt_display(prompt_mode, out / ".prompts" / subject if prompt_mode != "none" else None)
     click.echo(f"prompts: {display.description}", err=True)
@@ -105,6 +119,7 @@ def capture(subject, source_name, file, poses, interval, out_dir, resume, overwr
 
         cfg = SessionConfig(subject=subject, poses=poses, interval_s=interval, coverage_target=coverage,
                             max_turn_s=max_turn, first_pose_index=first, overwrite=overwrite, seed=seed,
+                            fuse_mode=fuse_mode, record_turn_s=record_turn,
                             device_label=getattr(source, "device", "") or source_name,
                             fusion=FusionConfig(voxel_size_m=voxel_mm / 1000.0, device=device, seed=seed),
                             postprocess=PostprocessConfig(target_edge_m=edge_mm / 1000.0))
@@ -117,7 +132,7 @@ def capture(subject, source_name, file, poses, interval, out_dir, resume, overwr
     for w in result.warnings:
         warn(w)
     fps_text = ", ".join(f"{k} {v:.2f} fps" for k, v in result.fps.items())
-    click.echo(f"{len(result.items)} item(s) written to {out / subject} ({result.stop_reason}; "
+    click.echo(f"{len(result.items)} item(s) written to {out / subject} ({result.stop_reason}; {result.mode}; "
                f"{result.frames} frames; coverage {result.coverage:.2f}; {fps_text})", err=True)
     for path, errs in zip(result.items, result.errors):
         click.echo(f"  {path.name}: surface error mean {errs.surface_mean_mm:.1f} mm, p95 "
@@ -142,7 +157,7 @@ class StatusLine:
         self.width = 0
 
     def __call__(self, s) -> None:
-        text = (f"[{s.stage}] t={s.time_s:6.1f}s frame {s.frame_index} {s.fps:5.2f} fps "
+        text = (f"[{s.stage}, {s.mode}] t={s.time_s:6.1f}s frame {s.frame_index} {s.fps:5.2f} fps "
                 f"coverage {s.coverage:.2f} residual {s.residual_m * 1000:5.1f} mm "
                 f"items {s.items_saved}/{self.poses}")
         now = time.monotonic()

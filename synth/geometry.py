@@ -3,21 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals.
-
-    vertices: (V, 3) float, any unit. faces: (F, 3) int, counter-clockwise outside.
-    Returns (V, 3) float32; a vertex used by no (non-degenerate) face gets (0, 0, 0).
-    """
-    v = np.asarray(vertices, dtype=np.float64)
-    f = np.asarray(faces, dtype=np.int64)
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])   # length = 2 * area
-    n = np.zeros_like(v)
-    for j in range(3):
-        np.add.at(n, f[:, j], fn)
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    return (n / np.where(length > 0, length, 1.0)).astype(np.float32)
+from thuman_io.geometry import vertex_normals  # noqa: F401  (the one owner; synth imports it from here)
 
 
 def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ def test_lbs_jacobian_path_matches_body_model(bm):
     betas = np.zeros(10, np.float32)
     rest_v, rest_j = tr.rest(betas)
     pose = torch.as_tensor(np.random.default_rng(0).normal(size=(1, 72)) * 0.3)
-    v = skin_vertices(rest_v, tr._weights, rest_to_posed_batch(rest_j, bm.parents, pose))[0].numpy()
+    v = skin_vertices(rest_v, tr.weights, rest_to_posed_batch(rest_j, bm.parents, pose))[0].numpy()
     ref = bm.forward(betas[None], pose[:, :3].numpy(), pose[:, 3:].numpy()).vertices[0]
     assert np.abs(v - ref).max() < 1e-4  # the open model has no pose blend shapes
 
@@ -103,3 +103,19 @@ def test_segmentation_removes_floor_and_wall():
     left = largest_cluster(remove_planes(pts, planes))
     assert len(left) > 0.9 * 3000 and len(left) <= 3000
     assert left[:, 2].max() < -1.5 and left[:, 1].min() > -0.98
+
+
+def test_band_warp_by_sparse_matrix_equals_the_gather_warp():
+    """The fusion band is warped by one sparse product per frame; it must equal warp_points."""
+    from thuman.capture.node_graph import point_weights, warp_points, warp_points_by_matrix, weight_matrix
+    from thuman.capture.node_graph import build_graph, sample_nodes
+
+    rng = np.random.default_rng(3)
+    pts = rng.normal(size=(500, 3)).astype(np.float32) * 0.3
+    g = build_graph(sample_nodes(pts, 0.1), pts, np.full((500, 24), 1 / 24, np.float32), 0.1)
+    maps = torch.as_tensor(rng.normal(size=(g.num_nodes, 3, 4)), dtype=torch.float32)
+    x = torch.as_tensor(rng.normal(size=(2000, 3)), dtype=torch.float32) * 0.3
+    idx, w = point_weights(g, x)
+    a = warp_points(maps, idx, w, x)
+    b = warp_points_by_matrix(maps, weight_matrix(idx, w, g.num_nodes), x)
+    assert torch.allclose(a, b, atol=1e-5)

@@ -75,17 +75,23 @@ def test_surface_targets_reproduce_the_live_surface(bm):
     for f in frames[:-1]:
         fu.process(f)
     assert fu._surf_fused
+    # every attribute of the fusion and of its tracker is declared in __init__
+    fresh = DoubleFusion(bm, FusionConfig(voxel_size_m=0.02, mesh_every=5, node_iterations=3, shape_every=0))
+    assert set(vars(fu)) == set(vars(fresh)) and set(vars(fu.tracker)) == set(vars(fresh.tracker))
     t = frames[-1].timestamp_us * 1e-6
     targets = fu._surface_targets(t, True)
     pred = fu.tracker.predict(t)
     from thuman.capture.node_graph import node_transforms, warp_points
 
-    live = warp_points(node_transforms(fu.graph, fu._joint_transforms(pred)), fu._surf_idx, fu._surf_w, fu._surf)
+    live = warp_points(node_transforms(fu.graph, fu._joint_transforms(pred)), fu._samples.node_idx, fu._samples.node_w, fu._samples.points)
     tr = fu.tracker
     tr._surface = targets
-    x = torch.cat([torch.as_tensor(pred.full_pose, dtype=torch.float64),
-                   torch.as_tensor(pred.transl, dtype=torch.float64)])
-    pos, nrm = tr._surface_live(x, torch.as_tensor(pred.betas, dtype=torch.float64))
+    from thuman.capture.body_params import BodyParams
+
+    params = BodyParams.from_state(pred, fit_shape=False)
+    posed, normals, used = tr._posed_with_normals(tr.model_points(params), params)
+    nv = len(bm.rest_vertices)
+    pos, nrm = posed[nv:], normals[nv:]
     err = (pos - live.double()).norm(dim=1)
     assert float(err.max()) < 1e-4
     assert torch.allclose(nrm.norm(dim=1), torch.ones(len(nrm), dtype=torch.float64))
@@ -106,4 +112,7 @@ def test_surface_tracking_follows_a_turning_clothed_body(bm):
         fu.process(f)
         errors.append(np.linalg.norm(fu.body.joints - f.ground_truth.joints[:24], axis=1).mean())
     assert fu._surf_fused
+    # every attribute of the fusion and of its tracker is declared in __init__
+    fresh = DoubleFusion(bm, FusionConfig(voxel_size_m=0.02, mesh_every=5, node_iterations=3, shape_every=0))
+    assert set(vars(fu)) == set(vars(fresh)) and set(vars(fu.tracker)) == set(vars(fresh.tracker))
     assert max(errors) < 0.03, np.round(np.array(errors) * 1000, 1)

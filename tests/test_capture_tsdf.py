@@ -130,3 +130,35 @@ def test_band_restricted_integration_matches_full():
     a, b = extract_mesh(full), extract_mesh(band)
     d = _distances(b.vertices, a.vertices, a.faces)
     assert np.quantile(d, 0.99) < 1e-4
+
+
+def test_voxel_indexing_has_one_owner():
+    """Flat ids, (i, j, k), positions and the (nx, ny, nz) view of the arrays agree: the TSDF's
+    indexing convention lives in TSDFVolume alone (voxel_centres, sample_weight, sample_tsdf and
+    extract_mesh use it)."""
+    from thuman.capture.tsdf import sample_weight
+
+    vol = TSDFVolume.create([-0.3, -0.2, -1.5], [0.5, 0.4, 0.3], 0.05)
+    nx, ny, nz = vol.dims
+    ids = torch.arange(vol.num_voxels)
+    ijk = vol.ijk(ids)
+    assert torch.equal(vol.flat_ids(ijk), ids)
+    grid = torch.arange(vol.num_voxels).reshape(nx, ny, nz)
+    assert torch.equal(grid[ijk[:, 0], ijk[:, 1], ijk[:, 2]], ids)
+    centres = vol.voxel_centres(ids)
+    assert torch.allclose(centres[1], torch.tensor([-0.3 + 0.025, -0.2 + 0.025, -1.5 + 0.075]))
+    assert torch.allclose(vol.position_to_index(centres), ijk.float(), atol=1e-4)
+    near, inside = vol.nearest_ids(centres + 0.02)
+    assert torch.equal(near, ids) and bool(inside.all())
+    vol.weight[:] = ids.float()
+    assert torch.equal(sample_weight(vol, centres), ids.float())
+    assert float(sample_weight(vol, torch.tensor([[5.0, 0, 0]]))[0]) == 0.0
+    # a TSDF with value = x - x0: sample_tsdf reads it back at arbitrary points, extract_mesh puts
+    # the surface at x0
+    x0 = -0.1
+    vol.tsdf[:] = (centres[:, 0] - x0) * 4
+    vol.weight[:] = 1
+    p = torch.tensor([[-0.17, 0.0, -1.4], [0.02, 0.1, -1.33]])
+    assert torch.allclose(sample_tsdf(vol, p), (p[:, 0] - x0) * 4, atol=1e-5)
+    mesh = extract_mesh(vol)
+    assert len(mesh.faces) and np.abs(mesh.vertices[:, 0] - x0).max() < 1e-5

@@ -17,6 +17,7 @@ import numpy as np
 
 from thuman.capture.sim.noise import DepthNoise, apply_depth_noise  # noqa: F401 (re-exported)
 from thuman_io.errors import InputError
+from thuman_io.geometry import vertex_normals
 
 
 @dataclass(frozen=True)
@@ -79,36 +80,6 @@ def depth_mode(name: str) -> DepthMode:
         return DEPTH_MODES[name.upper()]
     except KeyError:
         raise InputError(None, f"depth mode '{name}' unknown; use one of {', '.join(DEPTH_MODES)}") from None
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) unit area-weighted vertex normals of a triangle mesh (V, 3) / (F, 3)."""
-    v = np.asarray(vertices, dtype=np.float32)
-    f = np.asarray(faces)
-    tri = v[f]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    n = _incidence(f, len(v)) @ fn  # sum of the adjacent faces' area vectors
-    return (n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
-_INCIDENCE: dict = {}
-
-
-def _incidence(faces: np.ndarray, num_vertices: int):
-    """Sparse (V, F) vertex-face incidence, cached per topology: a mesh posed every frame keeps
-    its faces, and a sparse product is several times faster than scattering with bincount."""
-    from scipy.sparse import csr_matrix
-
-    key = (num_vertices, faces.shape, hash(faces.tobytes()) if faces.size < 64 else id(faces))
-    m = _INCIDENCE.get(key)
-    if m is None or m[1] is not faces:
-        rows = faces.reshape(-1)
-        cols = np.repeat(np.arange(len(faces)), 3)
-        mat = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(num_vertices, len(faces)))
-        if len(_INCIDENCE) > 16:
-            _INCIDENCE.clear()
-        m = _INCIDENCE[key] = (mat, faces)
-    return m[0]
 
 
 @dataclass

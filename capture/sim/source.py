@@ -12,11 +12,22 @@ lowest point of its clothed surface on the floor.
 Faults for tests (see :class:`~thuman.capture.sources.faults.FaultPlan`): ``unplug_at`` ends the
 stream with SourceFault, ``drop_every`` / ``drop_frames`` skip frames (their indices are missing),
 ``timestamp_jumps`` shifts the device clock.
+
+Live mode (``live=True``): the sensor runs in wall time like a camera. Frame i is captured at
+``start + i / fps`` seconds of the clock whether or not anyone reads it, and waits in a bounded
+queue of ``queue_size`` frames that drops its oldest frame when full, as ``K4ASource``'s reader
+thread does: a consumer that asks at clock time T, having last taken frame ``last``, gets
+``live_next_index`` (the oldest frame still queued), or waits for frame ``last + 1``. A frame is
+rendered only when it is delivered (what it shows depends on its index and on the prompts shown
+before its time alone), and a prompt shown while the stream runs takes effect at the stream time of
+*now*, not of the frame being processed: the subject sees it when it appears.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+import math
+import time
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -65,6 +76,20 @@ def place_subject(subject: ClothedSubject, state: MotionState, stand_at: tuple[f
     return PosedSubject(verts, (joints + transl).astype(np.float32), smpl, state)
 
 
+def live_next_index(last: Optional[int], elapsed_s: float, fps: float, queue_size: int) -> tuple[int, float]:
+    """The frame a live camera's bounded drop-oldest queue hands over.
+
+    last: the index last delivered (None before the first); elapsed_s: clock seconds since frame
+    0 was captured; fps; queue_size: frames the queue holds. Returns (index, wait_s): the oldest
+    frame still queued, or the next frame and how long until it is captured (wait_s > 0).
+    """
+    nxt = 0 if last is None else last + 1
+    newest = math.floor(elapsed_s * fps + 1e-9)            # frames 0..newest are captured
+    if newest < nxt:
+        return nxt, nxt / fps - elapsed_s
+    return max(nxt, newest - queue_size + 1), 0.0
+
+
 class SimSource(FrameSource):
     """Frames of a simulated clothed subject following the capture protocol.
 
@@ -73,7 +98,9 @@ class SimSource(FrameSource):
     (None = endless). noise: DepthNoise (DepthNoise.none() for exact depth). background: 'none' or
     'room'. motion: MotionConfig. distance_m: camera-to-subject distance (default 2.2 m, less
     for the short-range WFOV modes). Faults: see the module docstring. lens: 'k4a' (a retail
-    factory calibration's distorted lens, frames carry it as ``camera``) or 'pinhole'.
+    factory calibration's distorted lens, frames carry it as ``camera``) or 'pinhole'. live /
+    queue_size / clock / sleep: live mode (module docstring); clock and sleep default to
+    ``time.monotonic`` and ``time.sleep`` (tests pass a simulated clock).
     """
 
     name = "sim"
@@ -85,7 +112,9 @@ class SimSource(FrameSource):
                  floor_y: float = -1.0, voxel_m: float = 0.01, body_model: str = "open",
                  faults: Optional[FaultPlan] = None, unplug_at: Optional[int] = None, drop_every: int = 0,
                  drop_frames=(), timestamp_jumps: Optional[dict] = None, ground_truth: bool = True,
-                 subject: Optional[ClothedSubject] = None, pose_source=None, lens: str = "k4a"):
+                 subject: Optional[ClothedSubject] = None, pose_source=None, lens: str = "k4a", live: bool = False,
+                 queue_size: int = 8, clock: Optional[Callable[[], float]] = None,
+                 sleep: Optional[Callable[[float], None]] = None):
         super().__init__()
         if not fps > 0:
             raise InputError(None, f"fps must be positive, got {fps}")
@@ -107,6 +136,14 @@ class SimSource(FrameSource):
         self.device = f"sim:{self.seed}"
         self._next = 0
         self._emitted = 0
+        self.live = bool(live)
+        if queue_size < 1:
+            raise InputError(None, f"queue_size must be at least 1, got {queue_size}")
+        self.queue_size = int(queue_size)
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or time.sleep
+        self._start: Optional[float] = None  # clock time of frame 0 (live mode)
+        self._last_live: Optional[int] = None
 
     @property
     def recording_extra(self) -> dict:
@@ -119,7 +156,9 @@ class SimSource(FrameSource):
 
     def show_prompt(self, pose72: np.ndarray, time_s: float) -> None:
         """The capture session shows reference pose ``pose72`` (72,) at ``time_s`` seconds
-        (the source clock: frame.timestamp_us / 1e6)."""
+        (the source clock: frame.timestamp_us / 1e6). Live: no earlier than the stream's present."""
+        if self.live and self._start is not None:
+            time_s = max(time_s, self._clock() - self._start)
         self.motion.show_prompt(pose72, time_s)
 
     def time_of(self, index: int) -> float:
@@ -130,7 +169,21 @@ class SimSource(FrameSource):
         return place_subject(self.subject, self.motion.state(self.time_of(index)),
                              (0.0, -self.distance_m), self.floor_y)
 
+    def _live_skip(self) -> None:
+        """Live mode: move ``_next`` to the frame the camera's queue hands over now, waiting for it
+        to be captured when the consumer is ahead."""
+        if self._start is None:
+            self._start = self._clock()
+        index, wait = live_next_index(self._last_live, self._clock() - self._start, self.fps, self.queue_size)
+        if wait > 0:
+            self._sleep(wait)
+        self._next = max(self._next, index)
+
     def _read(self) -> Optional[Frame]:
+        if self.max_frames is not None and self._emitted >= self.max_frames:
+            return None
+        if self.live:
+            self._live_skip()
         while True:
             index = self._next
             if self.seconds is not None and self.time_of(index) >= self.seconds - 1e-9:
@@ -142,6 +195,7 @@ class SimSource(FrameSource):
             self._next += 1
             if not self.faults.dropped(index):
                 break
+        self._last_live = index
         posed = self.pose_at(index)
         sub = self.subject
         color, depth_mm, _ = self.sensor.measure([SceneMesh(posed.vertices, sub.faces, sub.colors)], index)

@@ -27,7 +27,8 @@ import numpy as np
 
 from thuman.capture.sim.outfit import Outfit, sample_betas, sample_outfit
 from thuman_io.body.joints import JOINT_NAMES, PARENTS
-from thuman_io.body.numpy_lbs import global_transforms, rodrigues
+from thuman_io.body.kinematics import rigid_transforms
+from thuman_io.body.numpy_lbs import rodrigues
 from thuman_io.errors import BodyModelError
 
 J = {n: i for i, n in enumerate(JOINT_NAMES)}
@@ -303,10 +304,8 @@ def skinning_transforms(rig: BodyRig, pose72: np.ndarray) -> tuple[np.ndarray, n
     on rest-pose coordinates, posed joints (24, 3) float64), both before translation.
     """
     rot = rodrigues(np.asarray(pose72, np.float64).reshape(24, 3))
-    g = global_transforms(rig.joints[None], rig.parents, rot[None])[0]
-    a = g[:, :3, :].copy()
-    a[:, :, 3] -= np.einsum("jik,jk->ji", g[:, :3, :3], rig.joints)
-    return a, g[:, :3, 3].copy()
+    g, a = rigid_transforms(rot, np.asarray(rig.joints, np.float64), rig.parents)
+    return a[:, :3, :].copy(), g[:, :3, 3].copy()
 
 
 def pose_vertices(vertices: np.ndarray, weights: np.ndarray, A: np.ndarray) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from thuman_io.body.kinematics import rigid_transforms
+
 
 def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
     """Rotation matrices from axis-angle vectors.
@@ -28,27 +30,6 @@ def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
     return eye + s * k + (1.0 - c) * (k @ k)
 
 
-def global_transforms(joints: np.ndarray, parents: np.ndarray, rotmats: np.ndarray) -> np.ndarray:
-    """Forward kinematics: world transforms of each joint.
-
-    joints: (B, J, 3) rest-pose joint positions, metres. parents: (J,) int, parents[0] = -1 and
-    parents[j] < j. rotmats: (B, J, 3, 3) local rotations (joint 0: global orientation).
-    Returns (B, J, 4, 4) float64: G_j mapping joint j's rest frame (axes = world axes, origin at the
-    rest joint) to the posed world.
-    """
-    b, n = joints.shape[:2]
-    g = np.zeros((b, n, 4, 4))
-    g[:, :, 3, 3] = 1.0
-    for j in range(n):
-        local = np.zeros((b, 4, 4))
-        local[:, :3, :3] = rotmats[:, j]
-        local[:, 3, 3] = 1.0
-        p = parents[j]
-        local[:, :3, 3] = joints[:, j] - (joints[:, p] if p >= 0 else 0.0)
-        g[:, j] = local if p < 0 else g[:, p] @ local
-    return g
-
-
 def skin(rest_vertices: np.ndarray, joints: np.ndarray, parents: np.ndarray, weights: np.ndarray,
          rotmats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pose vertices by linear blend skinning.
@@ -57,10 +38,7 @@ def skin(rest_vertices: np.ndarray, joints: np.ndarray, parents: np.ndarray, wei
     weights: (V, J) skinning weights, rows sum to 1; rotmats: (B, J, 3, 3) local rotations.
     Returns (posed vertices (B, V, 3), posed joints (B, J, 3)), float64, metres.
     """
-    g = global_transforms(joints, parents, rotmats)
-    # Remove the rest joint position so that each transform acts on rest-pose coordinates.
-    a = g.copy()
-    a[:, :, :3, 3] -= np.einsum("bjik,bjk->bji", g[:, :, :3, :3], joints)
+    g, a = rigid_transforms(np.asarray(rotmats, np.float64), np.asarray(joints, np.float64), parents)
     t = np.einsum("vj,bjik->bvik", weights, a)
     v = np.einsum("bvik,bvk->bvi", t[:, :, :3, :3], rest_vertices) + t[:, :, :3, 3]
     return v, g[:, :, :3, 3]
