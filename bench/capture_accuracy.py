@@ -77,7 +77,7 @@ def run_seed(seed: int, args, settings: list, joint_names) -> list:
     from thuman_io.body.poses import PoseSampler, load_pose_library
 
     bm = cached_body_model("open")
-    source = open_source("sim", seed=seed, depth_mode="NFOV_2X2BINNED", fps=args.fps)
+    source = open_source("sim", seed=seed, depth_mode="NFOV_2X2BINNED", fps=args.fps, lens=args.lens)
     sampler = PoseSampler(load_pose_library("builtin"), np.random.default_rng([seed, 0, 0x9A5E]))
     chosen: dict = {}
 
@@ -137,6 +137,8 @@ def main():
     ap.add_argument("--interval", type=float, default=6.0)
     ap.add_argument("--fps", type=float, default=5.0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--lens", choices=["k4a", "pinhole"], default="k4a",
+                    help="the simulated sensor's lens: the retail K4A calibration's (default) or a pinhole")
     ap.add_argument("--set", dest="settings", action="append", default=[],
                     help="override a session setting, e.g. tracking.w_temporal=0.3 (repeatable)")
     ap.add_argument("--peer", action="store_true", help="also run the body layer alone (node_iterations=0)")
