@@ -157,6 +157,8 @@ def fit_body(bm, vertices: np.ndarray, faces: np.ndarray, start: FitStart | None
         loss = _run(p, stages[:2], target, bm, jt, cfg, history, progress, tag=f"{k}:" if len(starts) > 1 else "")
         tried.append((loss, k, p))
     loss, _, p = min(tried, key=lambda x: x[0])
+    if how == "search" and _limb_search(p, target, bm, coarse):
+        loss = _run(p, stages[1:2], target, bm, jt, cfg, history, progress, tag="limbs:")
     loss = _run(p, stages[2:], target, bm, jt, cfg, history, progress)
     with torch.no_grad():
         verts, joints = p.pose()
@@ -195,6 +197,46 @@ def _run(p, stages, target, bm, jt, cfg, history, progress, tag="") -> float:
             if progress is not None and it % 20 == 0:
                 progress(tag + name, it, loss)
     return loss
+
+
+#: (joint index, local rotations to try, as extrinsic xyz Euler angles in degrees) for the
+#: limb search: shoulders swung up/down and forward/back, hips forward/back and apart.
+_LIMB_TRIALS = tuple(
+    [(j, [(0, y, z) for z in (-90, -45, 0, 45, 90) for y in (-60, 0, 60)]) for j in (16, 17)]
+    + [(j, [(x, 0, z) for x in (-90, -45, 0, 45) for z in (-30, 0, 30)]) for j in (1, 2)])
+
+
+def _limb_search(p, target, bm, weights) -> bool:
+    """Try discrete rotations of each shoulder and hip in turn and keep any that lowers the data
+    term: a limb the first stages left on the wrong side of the body cannot be pulled over by
+    gradients (the Geman-McClure kernel sees the far scan points as outliers). True if one changed."""
+    import torch
+    from scipy.spatial.transform import Rotation
+
+    sigma, w_outside = weights
+    changed = False
+
+    def score():
+        with torch.no_grad():
+            verts, _ = p.pose()
+            return float(data_loss(verts[0], target, bm.faces, sigma, w_outside, 1.0))
+
+    best = score()
+    for joint, trials in _LIMB_TRIALS:
+        sl = slice(3 * (joint - 1), 3 * joint)
+        keep = p.body_pose.detach()[0, sl].clone()
+        choice = None
+        for angles in trials:
+            rv = Rotation.from_euler("xyz", angles, degrees=True).as_rotvec()
+            with torch.no_grad():
+                p.body_pose[0, sl] = torch.as_tensor(rv, dtype=p.body_pose.dtype)
+            value = score()
+            if value < best - 1e-4:
+                best, choice = value, rv
+        with torch.no_grad():
+            p.body_pose[0, sl] = keep if choice is None else torch.as_tensor(choice, dtype=p.body_pose.dtype)
+        changed |= choice is not None
+    return changed
 
 
 class _Params:
