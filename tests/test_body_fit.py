@@ -35,15 +35,9 @@ def test_signed_distance_of_a_sphere():
 
 
 def _pose(seed):
-    """A held-out pose: a perturbed library variant (not one of the search's key poses), any yaw."""
-    from thuman_io.body.poses import load_pose_library
+    from thuman.capture.sim.posed import random_pose
 
-    lib = load_pose_library("builtin", variants=3, seed=4242)
-    rng = np.random.default_rng(seed)
-    names = [i for i, n in enumerate(lib.names) if "~" in n]
-    pose = lib.poses[names[rng.integers(len(names))]].astype(np.float64).copy()
-    pose[:3] = (Rotation.from_euler("y", rng.uniform(0, 2 * np.pi)) * Rotation.from_rotvec(pose[:3])).as_rotvec()
-    return pose, rng.normal(0, 0.3, 3)
+    return random_pose(seed)
 
 
 def _errors(fit_vertices, fit_joints, subject):
@@ -182,6 +176,7 @@ def test_import_mesh_without_params_on_held_out_subjects(tmp_path, bm, capsys):
     assert np.mean(ev) <= 0.015 and np.mean(ej) <= 0.03, (np.round(ev, 3), np.round(ej, 3))
 
 
+@pytest.mark.slow
 def test_import_mesh_without_params_fits_a_body(tmp_path, bm, capsys):
     """`thuman import MESH` without --smpl on an unclothed body mesh: a body is fitted (search start)."""
     from thuman_io.exchange import export_mesh

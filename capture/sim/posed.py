@@ -35,10 +35,11 @@ class PosedSubject:
     garments: list
 
 
-def posed_subject(seed: int, pose72: np.ndarray, transl=(0.0, 0.0, 0.0)) -> PosedSubject:
-    """Subject ``seed`` (``make_subject``) posed by ``pose72`` (72,) axis-angle radians (the global
-    orientation first; it turns about the root joint, as smplx does) and moved by ``transl`` metres."""
-    s = make_subject(int(seed))
+def posed_subject(seed: int, pose72: np.ndarray, transl=(0.0, 0.0, 0.0), voxel_m: float = 0.01) -> PosedSubject:
+    """Subject ``seed`` (``make_subject``; ``voxel_m`` sets its mesh's resolution) posed by ``pose72``
+    (72,) axis-angle radians (the global orientation first; it turns about the root joint, as
+    smplx does) and moved by ``transl`` metres."""
+    s = make_subject(int(seed), voxel_m=float(voxel_m))
     a, joints = skinning_transforms(s.rig, pose72)
     t = np.asarray(transl, np.float32)
     mesh = pose_vertices(s.vertices, s.weights, a) + t
@@ -48,3 +49,19 @@ def posed_subject(seed: int, pose72: np.ndarray, transl=(0.0, 0.0, 0.0)) -> Pose
                         body_joints=(joints + t).astype(np.float32), betas=np.asarray(s.rig.betas, np.float32),
                         pose72=np.asarray(pose72, np.float32), transl=t, seed=int(seed),
                         garments=s.outfit.garments())
+
+
+def random_pose(seed: int, library_seed: int = 4242) -> tuple[np.ndarray, np.ndarray]:
+    """A pose for a fit test: a perturbed variant of a built-in key pose (never a key pose itself,
+    which the fit's search tries) turned by a uniform yaw, and a translation ~ N(0, 0.3 m).
+    Returns (pose72 (72,) float64 radians, transl (3,) float64 metres); same seed, same pose."""
+    from scipy.spatial.transform import Rotation
+
+    from thuman_io.body.poses import load_pose_library
+
+    lib = load_pose_library("builtin", variants=3, seed=library_seed)
+    rng = np.random.default_rng([int(seed), 0xB0D7])
+    variants = [i for i, n in enumerate(lib.names) if "~" in n]
+    pose = lib.poses[variants[rng.integers(len(variants))]].astype(np.float64).copy()
+    pose[:3] = (Rotation.from_euler("y", rng.uniform(0, 2 * np.pi)) * Rotation.from_rotvec(pose[:3])).as_rotvec()
+    return pose, rng.normal(0, 0.3, 3)

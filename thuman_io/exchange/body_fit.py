@@ -22,7 +22,10 @@ def fit_item_body(body_model: str, gender: str, vertices: np.ndarray, faces: np.
 
     model_gender = "neutral" if str(body_model) == "open" else gender
     bm = cached_body_model(str(body_model), model_gender)
-    cfg = config or (FitConfig() if clothed else FitConfig(outside_weight=(1.0, 1.0), inside_weight=1.0))
+    # A body target from a given start (a release's smpl.obj and parameters) is close already:
+    # fewer steps; every point weighs the same (no clothing).
+    body_target = FitConfig(iterations=(20, 60, 80), outside_weight=(1.0, 1.0), inside_weight=1.0)
+    cfg = config or (FitConfig() if clothed else body_target)
     st = None
     if start is not None:
         st = FitStart(betas=start.betas, global_orient=start.global_orient, body_pose=start.body_pose,

@@ -106,12 +106,28 @@ class FitResult:
 
 
 class _Target:
-    """The target mesh: closest-point queries and area samples (numpy, CPU)."""
+    """The target mesh (numpy, CPU): exact closest points for the final residual, ``points`` for
+    the scan -> body term, and a k-d tree over denser samples for the body -> scan term (an exact
+    closest-point query per iteration cost 5-10x more than the rest of an iteration here)."""
 
     def __init__(self, vertices, faces, n_points: int, seed: int):
+        from scipy.spatial import cKDTree
+
         self.query = SurfaceQuery(vertices, faces)
         self.points, self.normals = sample_surface(vertices, faces, n_points, seed)
+        self.dense_points, self.dense_normals = sample_surface(vertices, faces, _DENSE_SAMPLES, seed + 1)
+        self.tree = cKDTree(self.dense_points)
         self.centroid = self.points.mean(0)
+
+    def closest(self, v: np.ndarray):
+        """Nearest dense sample of each point (N, 3) and its normal: (points, normals) (N, 3)."""
+        idx = self.tree.query(v, k=1)[1]
+        return self.dense_points[idx], self.dense_normals[idx]
+
+
+#: Samples of the target for the body -> scan term: about 8 mm apart on a clothed adult (2.5 m^2);
+#: the residual is point-to-plane, so the spacing adds little error.
+_DENSE_SAMPLES = 40000
 
 
 def fit_body(bm, vertices: np.ndarray, faces: np.ndarray, start: FitStart | None = None,
@@ -291,11 +307,11 @@ def data_loss(verts, target: _Target, faces: np.ndarray, sigma: float, outside_w
     v = verts.detach().cpu().numpy()
     dev = verts.device
     # body -> scan: closest surface points; outside the surface weighs 1, inside inside_weight.
-    c, n = target.query.closest(v)
-    c_t = torch.as_tensor(c, device=dev)
+    c, n = target.closest(v)
     outside = np.einsum("ij,ij->i", v - c, n) > 0
     w_b = torch.as_tensor(np.where(outside, 1.0, inside_weight).astype(np.float32), device=dev)
-    b2s = (w_b * _gm(((verts - c_t) ** 2).sum(-1), sigma)).sum() / w_b.sum()
+    b2s = (w_b * _gm(_plane_sq(verts - torch.as_tensor(c, device=dev), torch.as_tensor(n, device=dev)),
+                     sigma)).sum() / w_b.sum()
     # scan -> body: nearest body vertex of each sample; clothing (outside the body) weighs less.
     from scipy.spatial import cKDTree
 
@@ -305,8 +321,17 @@ def data_loss(verts, target: _Target, faces: np.ndarray, sigma: float, outside_w
     out_body = np.einsum("ij,ij->i", e, normals) > 0
     w_s = torch.as_tensor(np.where(out_body, outside_weight, 1.0).astype(np.float32), device=dev)
     pts = torch.as_tensor(target.points, device=dev)
-    s2b = (w_s * _gm(((pts - verts[torch.as_tensor(idx, device=dev)]) ** 2).sum(-1), sigma)).sum() / w_s.sum()
+    s2b = (w_s * _gm(_plane_sq(pts - verts[torch.as_tensor(idx, device=dev)], torch.as_tensor(normals, device=dev)),
+                     sigma)).sum() / w_s.sum()
     return b2s + s2b
+
+
+def _plane_sq(e, n, tangential: float = 0.2):
+    """Squared residual mostly along the normal n (point-to-plane, which does not pull a surface
+    towards the samples' spacing), plus ``tangential`` of the rest so that nothing slides freely.
+    e, n: (N, 3) tensors -> (N,)."""
+    along = (e * n).sum(-1) ** 2
+    return along + tangential * ((e ** 2).sum(-1) - along)
 
 
 def _gm(sq, sigma: float):
