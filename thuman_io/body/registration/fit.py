@@ -245,12 +245,12 @@ def _limb_search(p, target, bm, weights) -> bool:
         for angles in trials:
             rv = Rotation.from_euler("xyz", angles, degrees=True).as_rotvec()
             with torch.no_grad():
-                p.body_pose[0, sl] = torch.as_tensor(rv, dtype=p.body_pose.dtype)
+                p.body_pose[0, sl] = torch.as_tensor(rv, dtype=p.body_pose.dtype, device=p.body_pose.device)
             value = score()
             if value < best - 1e-4:
                 best, choice = value, rv
         with torch.no_grad():
-            p.body_pose[0, sl] = keep if choice is None else torch.as_tensor(choice, dtype=p.body_pose.dtype)
+            p.body_pose[0, sl] = keep if choice is None else torch.as_tensor(choice, dtype=p.body_pose.dtype, device=p.body_pose.device)
         changed |= choice is not None
     return changed
 
