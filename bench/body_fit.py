@@ -29,7 +29,7 @@ def _range(text: str) -> list[int]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", default="300-302", help="simulated subject seeds, 'A-B' (default 300-302)")
+    ap.add_argument("--seeds", default="300-302", help="simulated subject seeds, A-B (default 300-302)")
     ap.add_argument("--voxels", default="0.02,0.01,0.007", help="mesh voxel sizes in metres (mesh size)")
     ap.add_argument("--device", default="all", help="cpu, cuda or all (cuda only when available)")
     args = ap.parse_args(argv)

@@ -173,7 +173,9 @@ def fit_body(bm, vertices: np.ndarray, faces: np.ndarray, start: FitStart | None
         loss = _run(p, stages[:2], target, bm, jt, cfg, history, progress, tag=f"{k}:" if len(starts) > 1 else "")
         tried.append((loss, k, p))
     loss, _, p = min(tried, key=lambda x: x[0])
-    if how == "search" and _limb_search(p, target, bm, coarse):
+    for _ in range(2 if how == "search" else 0):
+        if not _limb_search(p, target, bm, coarse):
+            break
         loss = _run(p, stages[1:2], target, bm, jt, cfg, history, progress, tag="limbs:")
     loss = _run(p, stages[2:], target, bm, jt, cfg, history, progress)
     with torch.no_grad():
@@ -216,10 +218,13 @@ def _run(p, stages, target, bm, jt, cfg, history, progress, tag="") -> float:
 
 
 #: (joint index, local rotations to try, as extrinsic xyz Euler angles in degrees) for the
-#: limb search: shoulders swung up/down and forward/back, hips forward/back and apart.
+#: limb search: shoulders swung up/down and forward/back, elbows bent, hips forward/back and
+#: apart, knees bent (joints.py order; signs in keyposes.json's 'about').
 _LIMB_TRIALS = tuple(
     [(j, [(0, y, z) for z in (-90, -45, 0, 45, 90) for y in (-60, 0, 60)]) for j in (16, 17)]
-    + [(j, [(x, 0, z) for x in (-90, -45, 0, 45) for z in (-30, 0, 30)]) for j in (1, 2)])
+    + [(j, [(0, y, 0) for y in (-90, -45, 0, 45, 90)]) for j in (18, 19)]
+    + [(j, [(x, 0, z) for x in (-90, -45, 0, 45) for z in (-30, 0, 30)]) for j in (1, 2)]
+    + [(j, [(x, 0, 0) for x in (0, 45, 90)]) for j in (4, 5)])
 
 
 def _limb_search(p, target, bm, weights) -> bool:
