@@ -3,7 +3,8 @@
 The objective is scan registration's (SMPLify-like priors, clothing-aware data terms as in
 ClothCap / Bhatnagar et al. 2020): two Geman-McClure distance terms,
 
-* body -> scan: every body vertex to its closest point on the target surface. A body vertex
+* body -> scan: every body vertex to its nearest dense sample of the target surface
+  (point-to-plane). A body vertex
   *outside* the surface is wrong whatever the clothing (weight 1); one inside may sit under
   clothing (weight ``inside_weight``);
 * scan -> body: area samples of the target to their nearest body vertex. A sample *outside* the
@@ -11,13 +12,14 @@ ClothCap / Bhatnagar et al. 2020): two Geman-McClure distance terms,
   too big there (weight 1);
 
 plus L2 priors on betas and on the pose's distance from the start. Correspondences are found on
-the CPU (Open3D's BVH for closest points on the target, a k-d tree on the body) from detached
-vertices every iteration; the objective and its gradients are torch on the body model's device
+the CPU (k-d trees over the target's samples and over the body's vertices) from detached
+vertices every iteration (Open3D's exact closest points give the final residual); the objective and its gradients are torch on the body model's device
 (CPU or CUDA). The kinematic chain is ``BodyModel.forward_torch``.
 
 Stages: rigid (orientation, translation, scale), then pose and shape with strong priors, then
 with weak priors. Without a start the orientation and a coarse pose come from a search
-(:mod:`thuman_io.body.registration.search`).
+(:mod:`thuman_io.body.registration.search`); its candidates each run the first two stages, and
+a limb search (discrete shoulder, elbow, hip and knee rotations) precedes the last.
 """
 from __future__ import annotations
 
