@@ -173,7 +173,8 @@ def import_(mesh, params, dataset: Path, subject, pose, release, body_model, mod
     from thuman_io.exchange import import_mesh_item
 
     if params is None:
-        click.echo(f"fitting a {body_model} body to {mesh} (no --smpl) ...", err=True)
+        click.echo(f"fitting a {body_model} body to {mesh} (no --smpl; minutes on a CPU; a limb can end up "
+                   f"wrong in unusual poses: check with 'thuman export ITEM --smpl', docs/body.md) ...", err=True)
     path = import_mesh_item(mesh, params, dataset, subject, pose, overwrite=overwrite, model=model, gender=gender,
                             body_model=body_model)
     click.echo(f"wrote {path}")
