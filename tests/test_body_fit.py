@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation
 import thuman_io
 from thuman_io.body import load_body_model
 from thuman_io.body.alignment import TOLERANCE_MEAN_M, body_alignment
-from thuman_io.body.registration import FitConfig, FitStart, fit_body
+from thuman_io.body.registration import FitStart, fit_body
 from thuman_io.body.registration.surface import SurfaceQuery
 from thuman_io.testing import ellipsoid_mesh
 from cli_runner import run_cli
@@ -54,7 +54,7 @@ def test_fit_clothed_subject_from_a_rough_start(bm):
     s = posed_subject(HELD_OUT_SEEDS[0], pose, transl)
     start_orient = (Rotation.from_rotvec([0, 0.3, 0]) * Rotation.from_rotvec(pose[:3])).as_rotvec()
     start = FitStart(global_orient=start_orient, body_pose=pose[3:] * 0.5, transl=transl + [0.1, 0.0, 0.0])
-    fit = fit_body(bm, s.vertices, s.faces, start=start, config=FitConfig(iterations=(30, 80, 100)))
+    fit = fit_body(bm, s.vertices, s.faces, start=start)
     ev, ej = _errors(fit.vertices, fit.joints, s)
     assert ev < 0.015 and ej < 0.03, (ev, ej, s.garments)
     assert fit.start == "given" and 0 < fit.residual_m[0] < fit.residual_m[1]
