@@ -15,9 +15,11 @@ from thuman.cli.common import progress
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--no-bbox", is_flag=True, help="Skip bounding boxes (they read every vertex array).")
-def info(path: Path, no_bbox: bool):
+@click.option("--body", is_flag=True, help="Also measure how far each body lies outside its mesh (poses every body).")
+def info(path: Path, no_bbox: bool, body: bool):
     """Summarise an item file, a subject folder, a dataset folder, a corpus shard, a corpus or a
-    recording: counts, shapes, bounding boxes, body model."""
+    recording: counts, shapes, bounding boxes, body model (with --body, for items: the distribution
+    of body-outside-mesh distances)."""
     from thuman_io.dataset import is_subject_dir, open_dataset, read_header
     from thuman_io.errors import InputError
     from thuman_io.kinds import describe, path_kind
@@ -26,6 +28,9 @@ def info(path: Path, no_bbox: bool):
         for label, text in describe(path):
             click.echo(f"{label:9s} {text}")
         return
+    if body:
+        _info_body(path)
+
     if path.is_file():
         h = read_header(path, bbox=not no_bbox)
         click.echo(f"item      {h.path}")
@@ -61,19 +66,43 @@ def info(path: Path, no_bbox: bool):
         click.echo(f"bbox (m)  min {_fmt(summary.bbox_m[0])}  max {_fmt(summary.bbox_m[1])}")
 
 
+def _info_body(path: Path) -> None:
+    """``thuman info --body``: the alignment of one item, or its distribution over a folder."""
+    from thuman_io.body.alignment import alignment_distribution, item_body_alignment
+    from thuman_io.dataset import is_subject_dir, open_dataset
+    from thuman_io.storage import read_item
+
+    if path.is_file():
+        item = read_item(path, frame=False)
+        click.echo(item_body_alignment(item).describe())
+        if item.smpl.fit_residual is not None:
+            r = item.smpl.fit_residual
+            click.echo(f"body fit residual: mean {r[0] * 100:.1f} cm, p95 {r[1] * 100:.1f} cm")
+        return
+    if path.is_dir():
+        ds = open_dataset(path.parent if is_subject_dir(path) else path)
+        refs = list(ds.items(subject=path.name if is_subject_dir(path) else None))
+        found = [item_body_alignment(read_item(r.path, frame=False))
+                 for r in progress(refs, desc="body alignment", unit="item")]
+        for line in alignment_distribution(found):
+            click.echo(line)
+
+
 def _fmt(v) -> str:
     return "(" + ", ".join(f"{x:.3f}" for x in v) + ")"
 
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
-def validate(path: Path):
+@click.option("--body", is_flag=True,
+              help="Also flag bodies that lie outside their mesh (tolerance in docs/body.md; poses every body).")
+def validate(path: Path, body: bool):
     """Check an item, a subject folder, a dataset, a corpus shard, a corpus or a recording against
-    its schema (NaN/inf included). Exit 0 when valid; otherwise print one line per problem (file
-    and field) and exit 1."""
+    its schema (NaN/inf included; with --body, items whose body lies outside their mesh). Exit 0
+    when valid; otherwise print one line per problem (file and field) and exit 1."""
     from thuman_io.kinds import validate_any
 
-    kind, problems, n = validate_any(path)
+    kind, problems, n = validate_any(path, body=body)
     for line in problems:
         click.echo(line)
     if problems:
@@ -113,7 +142,7 @@ def export(item: Path, fmt, out: Path, smpl: bool, body_model):
 @click.command(name="import")
 @click.argument("mesh", required=False, type=click.Path(path_type=Path))
 @click.option("--smpl", "params", type=click.Path(path_type=Path),
-              help="SMPL or SMPL-X parameters of MESH (.json, .npz or .pkl).")
+              help="SMPL or SMPL-X parameters of MESH (.json, .npz or .pkl); without it a body is fitted to MESH.")
 @click.option("--dataset", required=True, type=click.Path(path_type=Path), help="Dataset folder to add to.")
 @click.option("--subject", help="Subject id for MESH.")
 @click.option("--pose", type=int, help="Pose index for MESH.")
@@ -125,15 +154,20 @@ def export(item: Path, fmt, out: Path, smpl: bool, body_model):
               help="Import a folder of textured scans: <subject>/<pose>.obj|ply|glb + <pose>.json|npz|pkl.")
 @click.option("--body-model", default=None,
               help="--thuman-release: 'open' (default) or the SMPL .pkl/.npz the release was fitted with; "
-                   "--thuman2: 'smplx' (default, as released) or 'open' (no licensed model files needed).")
+                   "--thuman2: 'smplx' (default, as released) or 'open' (no licensed model files needed); "
+                   "MESH without --smpl: the model fitted (default 'open').")
 @click.option("--model", default=None, help="Body model the parameters refer to (open|smpl|smplx).")
 @click.option("--gender", default=None, help="neutral|male|female (default: from the file or neutral).")
 @click.option("--no-frames", is_flag=True, help="With --thuman-release: skip color/depth images.")
 @click.option("--overwrite", is_flag=True, help="Replace items that exist.")
+@click.option("--fit/--no-fit", "fit", default=None,
+              help="With --thuman-release: fit the body to smpl.obj (or mesh.obj) from the release's "
+                   "parameters (default: with the open model only).")
 def import_(mesh, params, dataset: Path, subject, pose, release, thuman2, scans, body_model, model, gender,
-            no_frames, overwrite):
-    """Build THuman items from MESH + --smpl PARAMS (--subject, --pose), from the THuman release
-    (--thuman-release DIR), from THuman2.0/2.1 (--thuman2 DIR) or from a folder of scans (--scans DIR)."""
+            no_frames, overwrite, fit):
+    """Build THuman items from MESH + --smpl PARAMS (--subject, --pose), MESH alone (a body is
+    fitted to it), the THuman release (--thuman-release DIR), THuman2.0/2.1 (--thuman2 DIR) or a
+    folder of scans (--scans DIR)."""
     from thuman_io.errors import InputError
 
     folders = [(n, v) for n, v in (("--thuman-release", release), ("--thuman2", thuman2), ("--scans", scans))
@@ -146,7 +180,7 @@ def import_(mesh, params, dataset: Path, subject, pose, release, thuman2, scans,
         from thuman_io.exchange import import_thuman_release
 
         written = import_thuman_release(release, dataset, body_model=body_model or "open", overwrite=overwrite,
-                                        frames=not no_frames, progress=bar)
+                                        frames=not no_frames, fit=fit, progress=bar)
     elif thuman2 is not None:
         from thuman_io.exchange.thuman2 import import_thuman2
 
@@ -161,14 +195,18 @@ def import_(mesh, params, dataset: Path, subject, pose, release, thuman2, scans,
     if written is not None:
         click.echo(f"imported {len(written)} items into {dataset}")
         return
-    missing = [name for name, v in (("MESH", mesh), ("--smpl", params), ("--subject", subject), ("--pose", pose))
-               if v is None]
+    missing = [name for name, v in (("MESH", mesh), ("--subject", subject), ("--pose", pose)) if v is None]
     if missing:
         raise InputError(None, f"thuman import: missing {', '.join(missing)}",
-                         "usage: thuman import MESH --smpl PARAMS --dataset DIR --subject S --pose P")
+                         "usage: thuman import MESH [--smpl PARAMS] --dataset DIR --subject S --pose P")
     from thuman_io.exchange import import_mesh_item
 
-    path = import_mesh_item(mesh, params, dataset, subject, pose, overwrite=overwrite, model=model, gender=gender)
+    body_model = body_model or "open"
+    if params is None:
+        click.echo(f"fitting a {body_model} body to {mesh} (no --smpl; minutes on a CPU; a limb can end up "
+                   f"wrong in unusual poses: check with 'thuman export ITEM --smpl', docs/body.md) ...", err=True)
+    path = import_mesh_item(mesh, params, dataset, subject, pose, overwrite=overwrite, model=model, gender=gender,
+                            body_model=body_model)
     click.echo(f"wrote {path}")
 
 

@@ -57,7 +57,7 @@ def test_export_format_from_suffix(dataset, tmp_path, capsys):
 def test_import_usage_errors(dataset, tmp_path, capsys):
     root, _ = dataset
     code, _, err = run_cli(["import", "--dataset", str(root)], capsys)
-    assert code == 1 and "missing MESH, --smpl, --subject, --pose" in err
+    assert code == 1 and "missing MESH, --subject, --pose" in err
     code, _, err = run_cli(["import", "x.obj", "--thuman-release", str(tmp_path), "--dataset", str(root)], capsys)
     assert code == 1 and "not both" in err
     code, _, err = run_cli(["import", "--thuman-release", str(tmp_path / "none"), "--dataset", str(root)], capsys)

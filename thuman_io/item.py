@@ -73,6 +73,9 @@ class SMPLParams:
     transl:        (3,) float32 metres.
     model:         body model name: 'open' (the toolkit's open model), 'smpl' or 'smplx'.
     gender:        'neutral', 'male' or 'female'.
+    fit_residual:  (2,) float32 metres, or None: mean and 95th percentile distance of the body's
+                   vertices to the surface it was fitted to (``thuman_io.body.registration``);
+                   None when the parameters were not fitted here (files without it read as None).
     """
 
     betas: np.ndarray
@@ -81,6 +84,7 @@ class SMPLParams:
     transl: np.ndarray
     model: str = "open"
     gender: str = "neutral"
+    fit_residual: Optional[np.ndarray] = None
 
     @property
     def full_pose(self) -> np.ndarray:

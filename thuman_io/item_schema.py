@@ -49,6 +49,8 @@ FIELDS: tuple[Field, ...] = (
           True, "axis-angle of the 23 body joints, SMPL joint order"),
     Field("smpl/transl", "float32", (3,), "m",
           True, "translation added after posing (SMPL convention: rotation about the root joint)"),
+    Field("smpl/fit_residual", "float32", (2,), "m",
+          False, "mean and 95th percentile distance of the body's vertices to the surface it was fitted to"),
     Field("meta/reference_pose", "float32", (72,), "rad",
           False, "the pose shown to the subject (global orientation + body pose)"),
     Field("frame/color", "uint8", ("Hc", "Wc", 3), "rgb8",

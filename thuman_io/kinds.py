@@ -55,8 +55,9 @@ def path_kind(path: str | os.PathLike) -> str:
     return "recording" if p.suffix == ".threc" else "item"
 
 
-def validate_any(path: str | os.PathLike) -> tuple[str, list[str], int]:
-    """(kind, one-line problems, number of things checked) for any path :func:`path_kind` knows."""
+def validate_any(path: str | os.PathLike, body: bool = False) -> tuple[str, list[str], int]:
+    """(kind, one-line problems, number of things checked) for any path :func:`path_kind` knows
+    (``body``: items also get the body-alignment check, see ``thuman_io.validate.validate_item``)."""
     from thuman_io.corpus import shard_paths
     from thuman_io.corpus_validate import validate_corpus, validate_shard
     from thuman_io.dataset import open_dataset
@@ -70,7 +71,7 @@ def validate_any(path: str | os.PathLike) -> tuple[str, list[str], int]:
         return kind, validate_shard(p), 1
     if kind == "recording":
         return kind, recording_problems(p), 1
-    problems = validate_path(p)
+    problems = validate_path(p, body=body)
     if kind == "item":
         return kind, problems, 1
     ds = open_dataset(p.parent if kind == "subject" else p)

@@ -116,6 +116,8 @@ def _write_groups(f: h5py.File, item: Item) -> None:
     s = item.smpl
     for name in ("betas", "global_orient", "body_pose", "transl"):
         _put(f, f"smpl/{name}", getattr(s, name))
+    if s.fit_residual is not None:
+        _put(f, "smpl/fit_residual", s.fit_residual)
     _set_str(f["smpl"], "model", s.model)
     _set_str(f["smpl"], "gender", s.gender)
     meta = f.require_group("meta")
@@ -254,7 +256,8 @@ def _read(f: h5py.File, path: Path, frame: bool, mesh: bool) -> Item:
     s = f["smpl"]
     smpl = SMPLParams(betas=s["betas"][()], global_orient=s["global_orient"][()],
                       body_pose=s["body_pose"][()], transl=s["transl"][()],
-                      model=_attr_str(s.attrs["model"]), gender=_attr_str(s.attrs["gender"]))
+                      model=_attr_str(s.attrs["model"]), gender=_attr_str(s.attrs["gender"]),
+                      fit_residual=_opt(s, "fit_residual"))
     m = f["meta"]
     try:
         postprocessing = json.loads(_attr_str(m.attrs["postprocessing"]))

@@ -54,7 +54,8 @@ def make_synthetic_item(rng: np.random.Generator, subject: str = "s000", pose_in
                       global_orient=rng.normal(0, 0.1, 3).astype(np.float32),
                       body_pose=rng.normal(0, 0.1, 69).astype(np.float32),
                       transl=np.array([0.0, 0.9, 0.0], np.float32) + rng.normal(0, 0.01, 3).astype(np.float32),
-                      model="open", gender="neutral")
+                      model="open", gender="neutral",
+                      fit_residual=np.array([0.012, 0.034], np.float32))  # constant: no draw from rng
     meta = ItemMeta(subject=subject, pose_index=int(pose_index), capture_time="2026-01-01T00:00:00Z",
                     device=f"sim:{int(rng.integers(0, 2**31))}",
                     reference_pose=rng.normal(0, 0.1, 72).astype(np.float32),

@@ -77,6 +77,10 @@ def item_problems(item: Item) -> list[tuple[str, str]]:
         a = np.asarray(getattr(s, name))
         if _shape_ok(out, f"smpl/{name}", a, (size,)) and not np.isfinite(a.astype(np.float64)).all():
             out.append((f"smpl/{name}", "contains NaN or inf"))
+    if s.fit_residual is not None:
+        a = np.asarray(s.fit_residual)
+        if _shape_ok(out, "smpl/fit_residual", a, (2,)) and not (np.isfinite(a) & (a >= 0)).all():
+            out.append(("smpl/fit_residual", "must be two finite distances >= 0"))
     if s.model not in BODY_MODELS:
         out.append(("smpl.model", f"{s.model!r} is not one of {', '.join(BODY_MODELS)}"))
     if s.gender not in GENDERS:
@@ -142,9 +146,10 @@ def _array_ok(out, field, value, expected: tuple, dtype) -> bool:
 # Files
 
 
-def validate_item(path: str | os.PathLike) -> list[str]:
+def validate_item(path: str | os.PathLike, body: bool = False) -> list[str]:
     """One-line problems of the item file at ``path`` (empty list: valid). Never raises for bad
-    content; every problem names the file and the field."""
+    content; every problem names the file and the field. ``body``: also check that the body lies
+    inside the mesh (``thuman_io.body.alignment``; poses the body, so it needs torch)."""
     from thuman_io.storage import ITEM_NAME_PATTERN, open_item_file, read_item
 
     path = Path(path)
@@ -172,6 +177,10 @@ def validate_item(path: str | os.PathLike) -> list[str]:
             problems.append(f"{path}: field 'meta.subject/meta.pose_index': item says subject "
                             f"{item.meta.subject!r} pose {item.meta.pose_index}, its path says "
                             f"{path.parent.name!r} pose {int(match.group(1))}; move or re-import it")
+    if body and not problems:
+        from thuman_io.body.alignment import item_alignment_problems
+
+        problems += item_alignment_problems(path, item)
     return problems
 
 
@@ -229,7 +238,7 @@ def _check_dataset(path: Path, ds, spec, sizes: dict) -> list[str]:
     return out
 
 
-def validate_dataset(dataset_dir: str | os.PathLike) -> list[str]:
+def validate_dataset(dataset_dir: str | os.PathLike, body: bool = False) -> list[str]:
     """Problems of every item in a dataset directory, plus files that break the layout."""
     from thuman_io.dataset import open_dataset
 
@@ -237,15 +246,15 @@ def validate_dataset(dataset_dir: str | os.PathLike) -> list[str]:
     problems = [f"{p}: not an item name (expected <subject>/<pose:04d>.h5); rename or remove it"
                 for p in ds.stray_files()]
     for ref in ds.items():
-        problems += validate_item(ref.path)
+        problems += validate_item(ref.path, body=body)
     return problems
 
 
-def validate_path(path: str | os.PathLike) -> list[str]:
-    """Validate an item file, a subject folder or a dataset folder."""
+def validate_path(path: str | os.PathLike, body: bool = False) -> list[str]:
+    """Validate an item file, a subject folder or a dataset folder (``body``: see validate_item)."""
     path = Path(path)
     if path.is_file():
-        return validate_item(path)
+        return validate_item(path, body=body)
     if not path.is_dir():
         return [f"{path}: no such file or directory"]
     from thuman_io.dataset import open_dataset, is_subject_dir
@@ -254,6 +263,6 @@ def validate_path(path: str | os.PathLike) -> list[str]:
         ds = open_dataset(path.parent)
         problems = []
         for ref in ds.items(subject=path.name):
-            problems += validate_item(ref.path)
+            problems += validate_item(ref.path, body=body)
         return problems
-    return validate_dataset(path)
+    return validate_dataset(path, body=body)

@@ -1,7 +1,7 @@
 """Build THuman items from a mesh file plus an SMPL parameter file (``thuman import MESH``).
 
 The item's mesh is the file's mesh as it is (metres, Y up expected); its SMPL parameters are the
-file's. Every problem is reported against the *source* file that holds it (the mesh for mesh
+file's, or, without a parameter file, a body fitted to the mesh (``thuman_io.exchange.body_fit``). Every problem is reported against the *source* file that holds it (the mesh for mesh
 fields, the parameter file for SMPL fields) and nothing is written unless the whole item is valid.
 """
 from __future__ import annotations
@@ -36,17 +36,28 @@ def build_item(mesh: TexturedMesh, smpl: SMPLParams, subject: str, pose_index: i
     return item
 
 
-def import_mesh_item(mesh_path: str | os.PathLike, params_path: str | os.PathLike,
+def import_mesh_item(mesh_path: str | os.PathLike, params_path: str | os.PathLike | None,
                      dataset_dir: str | os.PathLike, subject: str, pose_index: int,
                      overwrite: bool = False, model: str | None = None,
-                     gender: str | None = None) -> Path:
+                     gender: str | None = None, body_model: str = "open") -> Path:
     """Read ``mesh_path`` (OBJ/PLY/GLB) and ``params_path`` (JSON/NPZ/PKL) and write the item
-    ``dataset_dir/<subject>/<pose:04d>.h5``. Returns its path."""
-    mesh_path, params_path = Path(mesh_path), Path(params_path)
+    ``dataset_dir/<subject>/<pose:04d>.h5``. Returns its path. Without ``params_path`` a body of
+    ``body_model`` ('open' or an SMPL file) is fitted to the mesh (clothed or not)."""
+    mesh_path = Path(mesh_path)
     item_path(dataset_dir, subject, pose_index)  # checks the ids before any reading
     mesh = load_mesh(mesh_path)
-    smpl = load_smpl_params(params_path, model=model, gender=gender)
+    extra = {"source_mesh": str(mesh_path)}
+    if params_path is None:
+        from thuman_io.exchange.body_fit import fit_item_body
+
+        smpl, extra["body_fit"] = fit_item_body(body_model, gender or "neutral", mesh.vertices, mesh.faces)
+        extra["body_fit"]["target"] = mesh_path.name
+        params_path = mesh_path
+    else:
+        params_path = Path(params_path)
+        smpl = load_smpl_params(params_path, model=model, gender=gender)
+        extra["source_params"] = str(params_path)
     item = build_item(mesh, smpl, subject, pose_index, device=f"import:{mesh_path.name}",
-                      extra={"source_mesh": str(mesh_path), "source_params": str(params_path)},
+                      extra=extra,
                       sources={"mesh": mesh_path, "smpl": params_path, "meta": mesh_path})
     return write_item(dataset_dir, item, overwrite=overwrite)

@@ -6,7 +6,7 @@ github.com/ZhengZerong/DeepHuman, ``THUmanDataset/`` and ``TrainingDataPreparati
     RELEASE/results_<op>_<yyyymmdd>_<name>_<n>_<M|F>/<pose id>/
         mesh.obj            clothed scan; vertex colours as 'v x y z r g b' (r, g, b in [0, 1]);
                             an mtllib + texture image is accepted as well
-        smpl.obj            the fitted SMPL mesh (not imported: the item stores the parameters)
+        smpl.obj            the fitted SMPL mesh (with the open model, the body is fitted to it)
         smpl_params.txt     ShapeParams (10 betas), RootTransformation (4x4), JointRotations (72)
         color.jpg, depth.png (uint16 mm), cam.txt (4x4 mesh frame -> depth camera)   [optional]
 
@@ -23,6 +23,11 @@ Mapping to a THuman item (docs/format.md, "Importing the THuman release"):
   ``transl = F (R j0 + t) - j0``, with j0 from the body model named by ``body_model``.
   A .json/.npz/.pkl parameter file in a pose folder is taken to be in SMPL's convention in the
   release frame: ``global_orient = rotvec(F Rot(g))``, ``transl = F (j0 + transl) - j0``.
+* With the open body model the converted parameters are only a start: the open model's shape
+  space and rest joints are not SMPL's, so they pose it centimetres away from the release's body.
+  The body is then fitted (``thuman_io.body.registration``) to the release's ``smpl.obj`` (same
+  person, same pose; an unclothed target) or, without it, to ``mesh.obj`` (clothed), and the fit's
+  residual is stored in ``smpl/fit_residual`` (``meta.extra['body_fit']`` says how it was made).
 * With color.jpg, depth.png and cam.txt the RGB-D frame is imported with the Kinect intrinsics
   and depth-to-colour transform published in the release's ``cam_param_usage.py`` (the release
   documents no per-subject calibration); ``camera_to_item = F inv(cam) inv(depth_to_color)``.
@@ -74,14 +79,15 @@ def find_release_poses(release_dir: str | os.PathLike) -> list[tuple[str, int, P
 
 def import_thuman_release(release_dir: str | os.PathLike, dataset_dir: str | os.PathLike,
                           body_model: str = "open", overwrite: bool = False,
-                          frames: bool = True, progress=None) -> list[Path]:
+                          frames: bool = True, progress=None, fit: bool | None = None) -> list[Path]:
     """Import every pose folder of a THuman release; returns the item paths written.
 
     ``body_model``: what gives the root joint j0(betas) for the parameter conversion:
     'open' or a path to an SMPL .pkl/.npz, passed to ``thuman_io.body.load_body_model``. The items
     record ``model='smpl'`` when a path is given and 'open' otherwise (then the release's SMPL
     betas and pose are applied to the open model, which shares SMPL's parameterisation: an
-    approximation; pass the SMPL model file for an exact import).
+    approximation, refined by fitting). ``fit``: fit the body to the pose folder's smpl.obj (or
+    mesh.obj); None (default) fits with the open model and keeps an SMPL file's exact conversion.
     """
     poses = find_release_poses(release_dir)
     bm_cache: dict = {}
@@ -89,12 +95,13 @@ def import_thuman_release(release_dir: str | os.PathLike, dataset_dir: str | os.
     iterator = poses if progress is None else progress(poses)
     for subject, pose_index, pose_dir in iterator:
         written.append(import_release_pose(pose_dir, subject, pose_index, dataset_dir, body_model,
-                                           overwrite=overwrite, frames=frames, _cache=bm_cache))
+                                           overwrite=overwrite, frames=frames, _cache=bm_cache, fit=fit))
     return written
 
 
 def import_release_pose(pose_dir: Path, subject: str, pose_index: int, dataset_dir, body_model: str,
-                        overwrite: bool = False, frames: bool = True, _cache: dict | None = None) -> Path:
+                        overwrite: bool = False, frames: bool = True, _cache: dict | None = None,
+                        fit: bool | None = None) -> Path:
     """Import one release pose folder as item (subject, pose_index)."""
     pose_dir = Path(pose_dir)
     m = _SUBJECT_GENDER.search(subject)
@@ -119,12 +126,30 @@ def import_release_pose(pose_dir: Path, subject: str, pose_index: int, dataset_d
         p.global_orient = _rotvec(FLIP_YZ @ rot).astype(np.float32)
         p.transl = (FLIP_YZ @ (j0 + p.transl) - j0).astype(np.float32)
         smpl = p
+    extra = {"source": str(pose_dir), "release_pose_folder": pose_dir.name}
+    if (model_name == "open") if fit is None else fit:
+        smpl, extra["body_fit"] = _fit_release_body(pose_dir, mesh, smpl, body_model, gender)
     frame = _release_frame(pose_dir) if frames else None
     item = build_item(mesh, smpl, subject, pose_index, device=f"import:thuman-release:{subject}/{pose_dir.name}",
-                      frame=frame, extra={"source": str(pose_dir), "release_pose_folder": pose_dir.name},
+                      frame=frame, extra=extra,
                       sources={"mesh": pose_dir / "mesh.obj", "smpl": params_file, "meta": pose_dir,
                                "frame": pose_dir})
     return write_item(dataset_dir, item, overwrite=overwrite)
+
+
+def _fit_release_body(pose_dir: Path, mesh, start: SMPLParams, body_model, gender: str):
+    """Fit the body to the folder's smpl.obj (item frame) or else its mesh, from ``start``."""
+    from thuman_io.exchange.body_fit import fit_item_body
+
+    smpl_obj = pose_dir / "smpl.obj"
+    if smpl_obj.is_file():
+        target = load_mesh(smpl_obj)
+        vertices = (target.vertices.astype(np.float64) @ FLIP_YZ.T).astype(np.float32)
+        params, info = fit_item_body(body_model, gender, vertices, target.faces, start=start, clothed=False)
+    else:
+        params, info = fit_item_body(body_model, gender, mesh.vertices, mesh.faces, start=start, clothed=True)
+    info.update(target=smpl_obj.name if smpl_obj.is_file() else "mesh.obj", start="release parameters")
+    return params, info
 
 
 def release_to_item_params(betas, root, theta, j0, model: str, gender: str) -> SMPLParams:
