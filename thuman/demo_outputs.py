@@ -31,7 +31,7 @@ def reconstruct_held_out(corpus_dir, run_dir, out_dir, seed: int = 0) -> dict:
     views.png (input, reconstruction front and side, ground truth front and side). Returns a summary."""
     from thuman.figures import box_corners, fit_height, hstack, mesh_views
     from thuman.model import metrics
-    from thuman.model.body_inputs import body_inputs, read_body_params
+    from thuman.model.body_inputs import body_inputs, corpus_body_params, read_body_params
     from thuman.model.checkpoint import load_model
     from thuman.model.reconstruct import reconstruct, side_by_side, write_mesh, write_png
     from thuman_io.corpus import open_corpus
@@ -45,11 +45,7 @@ def reconstruct_held_out(corpus_dir, run_dir, out_dir, seed: int = 0) -> dict:
     sample, meta, grid = corpus.sample(index), corpus.meta(index), corpus.grid
     cfg, model, step = load_model(run_dir)
     write_png(out_dir / "input.png", sample.rgb.astype(np.float32) / 255.0)
-    params = {"pose": np.asarray(sample.smpl_full_pose).reshape(72).tolist(),
-              "betas": np.asarray(sample.smpl_betas).ravel().tolist(),
-              "transl": np.asarray(sample.smpl_transl).ravel().tolist(),
-              "item_to_view": np.asarray(sample.item_to_view).tolist(),
-              "model": str(meta.get("body_model", "open"))}
+    params = corpus_body_params(corpus, index)
     atomic_write_text(out_dir / "body.json", json.dumps(params))
     body = body_inputs(read_body_params(out_dir / "body.json"), grid)
     recon = reconstruct(model, sample.rgb, body.semantic_map, body.semantic_volume, grid)
