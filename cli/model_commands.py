@@ -15,20 +15,23 @@ from thuman.cli.common import progress, stage
 @click.argument("overrides", nargs=-1)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML or TOML config (sections net, loss, train); defaults are the paper's.")
-@click.option("--resume", is_flag=True, help="Continue RUN_DIR/checkpoint.pt exactly (weights, Adam, step, RNG).")
+@click.option("--resume", is_flag=True, help="Continue RUN_DIR/checkpoint.pt exactly (weights, Adam, step, RNG) "
+              "with its saved config; only the keys given by --config/OVERRIDES change.")
 @click.option("--max-steps", type=int, help="Stop after this global step (resumable).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(corpus, run_dir, overrides, config_path, resume, max_steps, no_progress):
     """Train DeepHuman on CORPUS, writing checkpoints, config.yaml and TensorBoard logs to RUN_DIR.
 
     OVERRIDES are section.key=value, e.g. train.stage1_steps=2000 net.vft=finest
-    net.refine_normals=false. The network resolution is the corpus grid. Several processes or
-    GPUs: torchrun --nproc_per_node N -m thuman.model.train CORPUS RUN_DIR [OVERRIDES].
+    net.refine_normals=false. The network resolution is the corpus grid. Progress: a bar on a
+    terminal, status lines otherwise; the validation split's loss and IoU every train.val_every
+    steps go to RUN_DIR/validation.json and TensorBoard. Several processes or GPUs: torchrun
+    --nproc_per_node N -m thuman.model.train CORPUS RUN_DIR [OVERRIDES].
     """
     from thuman.model.config import load_config
-    from thuman.model.train import train as run
+    from thuman.model.train import resume_config, train as run
 
-    cfg = load_config(config_path, overrides)
+    cfg = resume_config(run_dir, config_path, overrides) if resume else load_config(config_path, overrides)
     with stage("train"):
         result = run(cfg, corpus, run_dir, resume=resume, show_progress=not no_progress, max_steps=max_steps)
     click.echo(json.dumps({"run_dir": str(result.run_dir), "step": result.step, "seconds": round(result.seconds, 2),
