@@ -44,27 +44,40 @@ def train(corpus, run_dir, overrides, config_path, resume, max_steps, no_progres
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Folder for report.json and sheet.png (default: CHECKPOINT's folder/eval-SPLIT).")
-@click.option("--baseline", type=click.Choice(["smpl"]), help="Evaluate the SMPL-only occupancy instead of a checkpoint.")
+@click.option("--baseline", type=click.Choice(["oracle-body", "perturbed-body"]),
+              help="Evaluate only this baseline (no checkpoint needed): the corpus's body, or that body "
+                   "with a fitting error, thresholded as the shape.")
+@click.option("--body", type=click.Choice(["oracle", "perturbed"]),
+              help="Evaluate only the network, with this body as its input.")
+@click.option("--perturb-scale", type=float, default=1.0, show_default=True,
+              help="Multiplies the fitting-error levels of the perturbed body (docs/model.md).")
 @click.option("--max-samples", type=int, help="Evaluate at most this many samples.")
 @click.option("--max-shift", type=int, help="z-shift search range in voxels (default D/8).")
 @click.option("--device", default="cpu", show_default=True)
-def eval_(checkpoint, corpus, split, out_dir, baseline, max_samples, max_shift, device):
+def eval_(checkpoint, corpus, split, out_dir, baseline, body, perturb_scale, max_samples, max_shift, device):
     """Evaluate CHECKPOINT (a run folder or checkpoint.pt) on a corpus split: 3D IoU with z-shift
-    search, normal errors with/without refinement, Chamfer and P2S in cm."""
-    from thuman.model.evaluate import evaluate
+    search, normal errors with/without refinement, Chamfer and P2S in cm. Without --baseline or
+    --body: four methods on the same samples, the oracle body, the perturbed body, and the
+    network with each (OUT/report.json and one folder per method)."""
+    from thuman.model.evaluate import evaluate, evaluate_methods
     from thuman_io.errors import InputError
 
     if checkpoint is None and baseline is None:
-        raise InputError(None, "thuman eval", "give a CHECKPOINT or --baseline smpl")
+        raise InputError(None, "thuman eval", "give a CHECKPOINT or --baseline oracle-body|perturbed-body")
     if out_dir is None:
         base = Path(checkpoint) if checkpoint else Path(corpus)
         base = base if base.is_dir() else base.parent
         out_dir = base / (f"eval-{split}" if baseline is None else f"eval-{baseline}-{split}")
+    kw = dict(max_samples=max_samples, max_shift=max_shift, device=device, perturb_scale=perturb_scale,
+              progress=lambda it: progress(it, desc="eval", unit="batch"))
     with stage("eval"):
-        report = evaluate(checkpoint, corpus, split, out_dir, baseline=baseline, max_samples=max_samples,
-                          max_shift=max_shift, device=device,
-                          progress=lambda it: progress(it, desc="eval", unit="batch"))
-    click.echo(json.dumps({"num_samples": report["num_samples"], **report["metrics"],
+        if baseline is not None or body is not None:
+            reports = {baseline or f"DeepHuman, {body} body": evaluate(
+                None if baseline else checkpoint, corpus, split, out_dir, baseline=baseline, body=body or "oracle", **kw)}
+        else:
+            reports = evaluate_methods(checkpoint, corpus, split, out_dir, **kw)
+    click.echo(json.dumps({"num_samples": next(iter(reports.values()))["num_samples"],
+                           **{name: r["metrics"] for name, r in reports.items()},
                            "report": str(Path(out_dir) / "report.json")}, indent=2))
 
 
