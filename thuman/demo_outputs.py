@@ -157,11 +157,12 @@ def collect_report(out: Path, settings) -> ReportData:
                              f"Losses per step (eq. 10 and its terms); stage 1 = steps 1-{settings.stage1_steps} "
                              "(H and R pre-trained separately), stage 2 joint fine-tuning.")
 
-    net, base = _read_json(out / EVAL / "deephuman" / "report.json"), _read_json(out / EVAL / "smpl" / "report.json")
-    if net and base:
-        data.evaluation = Evaluation(net["metrics"], base["metrics"], net.get("split", "test"), net["num_samples"],
-                                     split["test"], net.get("step"))
-    sheet = out / EVAL / "deephuman" / "sheet.png"
+    summary = _read_json(out / EVAL / "report.json")
+    if summary:
+        net = summary.get("DeepHuman, oracle body") or next(iter(summary.values()))
+        data.evaluation = Evaluation({name: r["metrics"] for name, r in summary.items()}, net.get("split", "test"),
+                                     net["num_samples"], split["test"], net.get("step"))
+    sheet = out / EVAL / "DeepHuman-oracle-body" / "sheet.png"
     if sheet.exists():
         data.eval_sheet = Figure(sheet, "Held-out samples, one per row. Columns: " + SHEET_COLUMNS + ".", scale=2)
 
