@@ -127,9 +127,14 @@ def decode_batch(batch: dict, grid, device) -> dict:
 
 
 def prior_inputs(batch: dict, representation: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(prior map (B, P, 2H, 2W), prior volume (B, P, D, H, W)) for the configured representation."""
+    """(prior map (B, P, 2H, 2W), prior volume (B, P, D, H, W)) for the configured representation
+    (joint heat maps and volumes are built here, on the batch's device)."""
     if representation == "semantic":
         return batch["semantic_map"], batch["semantic_volume"]
-    if "joint_heat_map" not in batch:
-        raise KeyError("net.representation='joints' needs a JointHeatmapDataset (joint_heat_map/volume)")
-    return batch["joint_heat_map"], batch["joint_heat_volume"]
+    if "joint_index" not in batch:
+        raise KeyError("net.representation='joints' needs a JointHeatmapDataset (joint_index)")
+    from thuman.model.joint_heatmaps import heat_maps, heat_volumes
+
+    idx, sigma = batch["joint_index"].float(), batch["joint_sigma"].reshape(-1)
+    d, h, w = batch["semantic_volume"].shape[-3:]
+    return heat_maps(idx, (h, w), sigma), heat_volumes(idx, (d, h, w), sigma)

@@ -85,15 +85,22 @@ def complete_subjects(dataset_dir: str | os.PathLike, poses: int) -> set:
     return {s for s, idx in have.items() if set(range(poses)) <= idx}
 
 
+def sim_source(seed: int, fps: float, wardrobe: str = "basic"):
+    """The simulator source of subject ``seed`` dressed from ``wardrobe`` (``capture.sim.outfit``)."""
+    from thuman.capture.sim.subject import make_subject
+    from thuman.capture.sources import open_source
+
+    return open_source("sim", seed=seed, depth_mode=DEPTH_MODE, fps=fps, subject=make_subject(seed, wardrobe=wardrobe))
+
+
 def capture_with_session(dataset_dir, subject: str, seed: int, poses: int, interval_s: float = 6.0,
-                         fps: float = 5.0, on_status=None) -> SubjectCapture:
+                         fps: float = 5.0, on_status=None, wardrobe: str = "basic") -> SubjectCapture:
     """Run the capture session on the simulated subject ``seed``; items 0 .. poses-1 (overwritten)."""
     from thuman.capture.fusion import FusionConfig
     from thuman.capture.session import CaptureSession, SessionConfig
-    from thuman.capture.sources import open_source
     from thuman_io.body import load_body_model
 
-    source = open_source("sim", seed=seed, depth_mode=DEPTH_MODE, fps=fps)
+    source = sim_source(seed, fps, wardrobe)
     bm = load_body_model("open")
     cfg = SessionConfig(subject=subject, poses=poses, interval_s=interval_s, overwrite=True, seed=seed,
                         device_label=getattr(source, "device", "sim"),
@@ -120,6 +127,7 @@ class CaptureJob:
     mode: str
     interval_s: float
     fps: float = 5.0
+    wardrobe: str = "basic"
 
 
 def run_capture_job(job: CaptureJob):
@@ -143,9 +151,10 @@ def run_capture_job(job: CaptureJob):
     try:
         if job.mode == "session":
             res = capture_with_session(job.dataset_dir, job.subject, job.seed, job.poses, job.interval_s, job.fps,
-                                       on_status=status_printer(job.subject, job.poses, echo))
+                                       on_status=status_printer(job.subject, job.poses, echo), wardrobe=job.wardrobe)
         else:
-            res = capture_ground_truth(job.dataset_dir, job.subject, job.seed, job.poses, job.interval_s, job.fps)
+            res = capture_ground_truth(job.dataset_dir, job.subject, job.seed, job.poses, job.interval_s, job.fps,
+                                       wardrobe=job.wardrobe)
     except ThumanError as e:
         return None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"
     return res, time.perf_counter() - t0, None
@@ -186,7 +195,7 @@ def status_printer(subject: str, poses: int, echo, every_s: float = 15.0):
 
 
 def capture_ground_truth(dataset_dir, subject: str, seed: int, poses: int, interval_s: float = 6.0,
-                         fps: float = 5.0) -> SubjectCapture:
+                         fps: float = 5.0, wardrobe: str = "basic") -> SubjectCapture:
     """Items from the simulator's ground truth at the instants a session would save them.
 
     The prompts follow the session's timing: the first when the turn (stage 1) ends, then one
@@ -196,10 +205,9 @@ def capture_ground_truth(dataset_dir, subject: str, seed: int, poses: int, inter
     import thuman_io
     from thuman.capture.camera import CV_TO_CAPTURE
     from thuman.capture.sim.sensor import SceneMesh
-    from thuman.capture.sources import open_source
     from thuman_io.item import Item, ItemMeta, RGBDFrame, TexturedMesh
 
-    source = open_source("sim", seed=seed, depth_mode=DEPTH_MODE, fps=fps)
+    source = sim_source(seed, fps, wardrobe)
     reference_pose = _reference_poses(seed)
     out = SubjectCapture(subject)
     try:
@@ -225,7 +233,7 @@ def capture_ground_truth(dataset_dir, subject: str, seed: int, poses: int, inter
                             device=f"sim-ground-truth:{seed}", reference_pose=pose, postprocessing=[],
                             extra={"source": "simulator ground truth", "capture_session": "bypassed",
                                    "note": BYPASS_NOTE, "frame_index": index, "interval_s": interval_s,
-                                   "garments": sub.outfit.garments()})
+                                   "garments": sub.outfit.garments(), "wardrobe": wardrobe})
             item = Item(mesh=mesh, smpl=posed.smpl, meta=meta, frame=frame)
             out.items.append(thuman_io.write_item(dataset_dir, item, overwrite=True))
             out.frames += 1
