@@ -1,7 +1,11 @@
 """The demo's capture stage: simulated subjects into THuman items, two ways, one subject per
-worker process (:func:`capture_subjects`).
+worker process (:func:`capture_subjects`), or mixed.
 
-``session`` (the default): the real capture session (:class:`thuman.capture.session.CaptureSession`: body
+``mixed`` (the demo's default): the first subjects by the capture session, the others (most) as
+ground-truth items, so that a corpus large enough to train on is made within minutes and capture
+error is still in the loop.
+
+``session``: the real capture session (:class:`thuman.capture.session.CaptureSession`: body
 tracking, non-rigid fusion, post-processing) on the simulated K4A sensor, exactly as
 ``thuman capture --source sim`` runs it.
 
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-CAPTURE_MODES = ("session", "ground-truth")
+CAPTURE_MODES = ("mixed", "session", "ground-truth")
 #: The demo's prompt interval (seconds of stream time). The paper's 6 s (the default of
 #: ``thuman capture``) gives a person time to copy a pose; the simulated subject reaches it in
 #: 0.9-1.8 s, and 3 s cut 15 of the 30 frames (at 5 fps) each pose costs a CPU session while
@@ -39,6 +43,14 @@ DEPTH_MODE = "NFOV_2X2BINNED"
 
 def subject_id(i: int) -> str:
     return f"s{i:02d}"
+
+
+def subject_mode(capture: str, i: int, captured: int) -> str:
+    """How subject ``i`` is captured under ``capture`` ('mixed': the first ``captured`` by the
+    session, the others ground truth): 'session' or 'ground-truth'."""
+    if capture == "mixed":
+        return "session" if i < captured else "ground-truth"
+    return capture
 
 
 def subject_seed(run_seed: int, i: int) -> int:
