@@ -179,9 +179,13 @@ def evaluate_methods(checkpoint, corpus_dir, split: str = "test", out_dir=None, 
     Writes OUT/<method>/report.json and sheet.png, and OUT/report.json {method: report} when
     ``out_dir`` is given. Keyword arguments go to :func:`evaluate`. Returns {method name: report}.
     """
-    if kw.get("seed") is None and checkpoint is not None:    # baselines use the network's split
+    if checkpoint is not None:
         from thuman.model.checkpoint import read_checkpoint
-        kw["seed"] = int(read_checkpoint(checkpoint)["config"]["train"]["seed"])
+        saved = read_checkpoint(checkpoint)["config"]
+        if kw.get("seed") is None:                            # baselines use the network's split
+            kw["seed"] = int(saved["train"]["seed"])
+        if saved["net"].get("representation", "semantic") != "semantic":   # no body to perturb
+            methods = [m for m in methods if m[1] is not None or m[2] == "oracle"]
     reports = {}
     for name, baseline, body in methods:
         folder = None if out_dir is None else Path(out_dir) / name.replace(", ", "-").replace(" ", "-")

@@ -163,3 +163,15 @@ def test_report_json_roundtrip_of_settings_check(tmp_path):
         check_folder(tmp_path, DemoSettings(subjects=3, poses=1, steps=5))
     with pytest.raises(InputError, match="at least 3 subjects"):
         DemoSettings(subjects=2).check()
+
+
+def test_mixed_capture_sends_the_first_subjects_to_the_session():
+    from thuman.demo import DemoSettings, capture_label
+    from thuman.demo_capture import subject_mode
+
+    assert [subject_mode("mixed", i, 2) for i in range(4)] == ["session", "session", "ground-truth", "ground-truth"]
+    assert {subject_mode("session", i, 2) for i in range(4)} == {"session"}
+    assert {subject_mode("ground-truth", i, 2) for i in range(4)} == {"ground-truth"}
+    defaults = DemoSettings().check()
+    assert (defaults.capture, defaults.captured, defaults.wardrobe) == ("mixed", 2, "thuman")
+    assert capture_label(defaults) == "2 subject(s) by the capture session, 22 simulator ground truth (session bypassed)"
