@@ -100,15 +100,17 @@ def train_run(out: Path, name: str, a, representation: str, perturb_prob: float)
                        perturb_prob=perturb_prob, lr=a.lr)
     cfg.net.representation = representation
     resume = (run / CHECKPOINT_NAME).exists()
+    start = 0
     if resume:
-        if int(read_checkpoint(run / CHECKPOINT_NAME)["step"]) >= cfg.total_steps:
+        start = int(read_checkpoint(run / CHECKPOINT_NAME)["step"])
+        if start >= cfg.total_steps and (run / "train_summary.json").exists():
             return json.loads((run / "train_summary.json").read_text())
         cfg = resume_config(run)
     t0 = time.perf_counter()
     result = train(cfg, out / "corpus", run, resume=resume, show_progress=False,
                    status=lambda line: log(f"  [{name}] {line}"))
     summary = {"steps": result.step, "seconds": round(time.perf_counter() - t0, 1),
-               "seconds_per_step": round(result.seconds / max(1, cfg.total_steps), 3), "representation": representation,
+               "seconds_per_step": round(result.seconds / max(1, result.step - start), 3), "representation": representation,
                "perturb_prob": perturb_prob, "final_loss": result.last_losses.get("loss/total")}
     (run / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -136,7 +138,7 @@ def perturbed_joint_errors(out: Path, seed: int) -> dict:
         pose = np.asarray(raw["smpl_full_pose"], np.float32)
         smpl = SMPLParams(raw["smpl_betas"], pose[:3], pose[3:], raw["smpl_transl"],
                           model=str(ds.corpus.meta(index).get("body_model", "open")))
-        rows.append(joint_errors_mm(pose_params(smpl).joints, perturbed_body(smpl, ds._draw(index, 0)).joints))
+        rows.append(joint_errors_mm(pose_params(smpl).joints, perturbed_body(smpl, ds.draw(index, 0)).joints))
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 

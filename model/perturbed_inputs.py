@@ -44,7 +44,7 @@ class PerturbedBodyDataset:
         state["_renderer"] = None       # never carry a GL context into another process
         return state
 
-    def _draw(self, index: int, epoch: int):
+    def draw(self, index: int, epoch: int):
         """The Perturbation of corpus sample ``index`` in ``epoch``, or None for the stored body."""
         from thuman.synth.body_perturb import draw_perturbation
 
@@ -59,7 +59,7 @@ class PerturbedBodyDataset:
         epoch, j = divmod(int(position), n)
         item = self.base[j]
         index = int(item["index"])
-        p = self._draw(index, epoch)
+        p = self.draw(index, epoch)
         if p is not None:
             item.update(self.perturbed_inputs(index, p))
         item["perturbed"] = p is not None
