@@ -7,6 +7,10 @@ memory of the process (CPU: max RSS; CUDA: max allocated). Each grid runs in its
 the peaks do not mix. Prints figures; asserts nothing.
 
     python bench/train.py [--grids full,small] [--device cpu|cuda] [--steps N] [--workers N]
+                          [--threads 1,2]
+
+``--threads 1,2`` runs every grid once per torch thread count (each in its own process with
+OMP_NUM_THREADS set) and prints the ratio of seconds per step: how ``train.threads`` was chosen.
 """
 from __future__ import annotations
 
@@ -105,6 +109,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--stage", type=int, default=2, choices=(1, 2))
     p.add_argument("--amp", default="off", choices=("off", "on", "auto"))
+    p.add_argument("--threads", default="", help="comma-separated torch thread counts to compare (e.g. 1,2)")
     p.add_argument("--one", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
@@ -112,20 +117,30 @@ def main() -> None:
         print(json.dumps(run_one(a.one, a.device, steps, a.workers, a.batch, a.stage, a.amp)))
         return
     rows = []
+    threads = [int(t) for t in a.threads.split(",") if t] or [None]
     for g in a.grids.split(","):
-        cmd = [sys.executable, __file__, "--one", g, "--device", a.device, "--steps", str(a.steps),
-               "--workers", str(a.workers), "--batch", str(a.batch), "--stage", str(a.stage), "--amp", a.amp]
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode:
-            print(out.stderr[-2000:], file=sys.stderr)
-            continue
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        for t in threads:
+            cmd = [sys.executable, __file__, "--one", g, "--device", a.device, "--steps", str(a.steps),
+                   "--workers", str(a.workers), "--batch", str(a.batch), "--stage", str(a.stage), "--amp", a.amp]
+            env = dict(os.environ) if t is None else {**os.environ, "OMP_NUM_THREADS": str(t), "MKL_NUM_THREADS": str(t)}
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if out.returncode:
+                print(out.stderr[-2000:], file=sys.stderr)
+                continue
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     keys = ["grid", "device", "amp", "batch", "seconds_per_step", "model_samples_per_s", "loader_samples_per_s",
             "loader_over_model", "peak_memory_mib", "threads", "loader_workers"]
     print(" | ".join(keys))
     for r in rows:
         print(" | ".join(str(r[k]) for k in keys))
-    if len(rows) == 2:
+    if len(threads) > 1:
+        for g in {r["grid"] for r in rows}:
+            by = {r["threads"]: r["seconds_per_step"] for r in rows if r["grid"] == g}
+            base = by.get(threads[0])
+            if base:
+                print(f"{g}: seconds per step relative to {threads[0]} thread(s): "
+                      + ", ".join(f"{t} threads {by[t] / base:.2f}x" for t in threads if t in by))
+    elif len(rows) == 2:
         print(f"full / small seconds per step: {rows[1]['seconds_per_step'] / rows[0]['seconds_per_step']:.1f}x")
 
 

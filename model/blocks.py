@@ -1,7 +1,8 @@
 """The two layer types of Table 1, in 2D (G, R) and 3D (H).
 
 Every "conv+lrelu" of Table 1 has kernel 4, stride 2 and halves each spatial size (padding 1);
-every "transconv+lrelu" doubles it. The tables's last layers (H: conv 3 + sigmoid, R: conv 3 +
+every "transconv+lrelu" doubles it. The authors' released code switches (``net.norm='batch'``,
+``net.kernel=7``) add BatchNorm and widen the kernels while keeping the sizes. The tables's last layers (H: conv 3 + sigmoid, R: conv 3 +
 tanh) are built where they are used.
 """
 from __future__ import annotations
@@ -10,16 +11,28 @@ import torch
 from torch import nn
 
 
-def down(in_channels: int, out_channels: int, dims: int, slope: float) -> nn.Sequential:
-    """conv(kernel 4, stride 2, padding 1) + LeakyReLU: (B, Cin, S...) -> (B, Cout, S/2...)."""
-    conv = (nn.Conv2d if dims == 2 else nn.Conv3d)(in_channels, out_channels, 4, 2, 1)
-    return nn.Sequential(conv, nn.LeakyReLU(slope, inplace=True))
+def _norm(channels: int, dims: int, norm: str) -> list:
+    """[] for 'none' (Table 1), [BatchNorm] for 'batch' (the authors' code)."""
+    if norm == "none":
+        return []
+    return [(nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d)(channels)]
 
 
-def up(in_channels: int, out_channels: int, dims: int, slope: float) -> nn.Sequential:
-    """transconv(kernel 4, stride 2, padding 1) + LeakyReLU: (B, Cin, S...) -> (B, Cout, 2S...)."""
-    conv = (nn.ConvTranspose2d if dims == 2 else nn.ConvTranspose3d)(in_channels, out_channels, 4, 2, 1)
-    return nn.Sequential(conv, nn.LeakyReLU(slope, inplace=True))
+def down(in_channels: int, out_channels: int, dims: int, slope: float, norm: str = "none",
+         kernel: int = 4) -> nn.Sequential:
+    """conv(kernel 4 (or 7), stride 2, padding 1 (3)) [+ BatchNorm] + LeakyReLU:
+    (B, Cin, S...) -> (B, Cout, S/2...) for even S."""
+    conv = (nn.Conv2d if dims == 2 else nn.Conv3d)(in_channels, out_channels, kernel, 2, (kernel - 1) // 2)
+    return nn.Sequential(conv, *_norm(out_channels, dims, norm), nn.LeakyReLU(slope, inplace=True))
+
+
+def up(in_channels: int, out_channels: int, dims: int, slope: float, norm: str = "none",
+       kernel: int = 4) -> nn.Sequential:
+    """transconv(kernel 4 (or 7), stride 2, padding 1 (3, output padding 1)) [+ BatchNorm] +
+    LeakyReLU: (B, Cin, S...) -> (B, Cout, 2S...)."""
+    cls = nn.ConvTranspose2d if dims == 2 else nn.ConvTranspose3d
+    conv = cls(in_channels, out_channels, kernel, 2, (kernel - 1) // 2, output_padding=kernel % 2)
+    return nn.Sequential(conv, *_norm(out_channels, dims, norm), nn.LeakyReLU(slope, inplace=True))
 
 
 def levels_for(shape, wanted: int | None, maximum: int = 5) -> int:

@@ -23,8 +23,9 @@ from thuman_io.corpus import TorchCorpusDataset
 TENSOR_KEYS = ("rgb", "semantic_map", "normal_map", "mask", "occupancy", "semantic_volume")
 
 
-def stream_indices(n: int, global_batch: int, step: int, seed: int) -> np.ndarray:
-    """(global_batch,) dataset positions of global batch ``step``."""
+def stream_indices(n: int, global_batch: int, step: int, seed: int, positions: bool = False) -> np.ndarray:
+    """(global_batch,) dataset positions of global batch ``step``; with ``positions`` each is
+    ``epoch * n + position`` (for datasets whose items depend on the epoch, e.g. augmentation)."""
     start = step * global_batch
     out = np.empty(global_batch, dtype=np.int64)
     cache: dict[int, np.ndarray] = {}
@@ -33,7 +34,7 @@ def stream_indices(n: int, global_batch: int, step: int, seed: int) -> np.ndarra
         e = p // n
         if e not in cache:
             cache[e] = np.random.default_rng([seed, e]).permutation(n)
-        out[j] = cache[e][p % n]
+        out[j] = cache[e][p % n] + (e * n if positions else 0)
     return out
 
 
@@ -41,26 +42,30 @@ class StreamSampler(Sampler):
     """Yields this process's share of global batches ``start_step .. end_step - 1``."""
 
     def __init__(self, n: int, global_batch: int, start_step: int, end_step: int, seed: int,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, positions: bool = False):
         if global_batch % world_size:
             raise ValueError(f"batch size {global_batch} does not divide among {world_size} processes")
         self.n, self.global_batch, self.seed = n, global_batch, seed
         self.start_step, self.end_step = start_step, end_step
         self.rank, self.world_size = rank, world_size
+        self.positions = positions
 
     def __iter__(self):
         for step in range(self.start_step, self.end_step):
-            yield from stream_indices(self.n, self.global_batch, step, self.seed)[self.rank::self.world_size].tolist()
+            batch = stream_indices(self.n, self.global_batch, step, self.seed, self.positions)
+            yield from batch[self.rank::self.world_size].tolist()
 
     def __len__(self) -> int:
         return max(0, self.end_step - self.start_step) * (self.global_batch // self.world_size)
 
 
 def make_loader(dataset, global_batch: int, start_step: int, end_step: int, seed: int, rank: int = 0,
-                world_size: int = 1, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
-    """A DataLoader that yields (local batch) dicts for steps start_step .. end_step - 1."""
+                world_size: int = 1, num_workers: int = 0, pin_memory: bool = False,
+                positions: bool = False) -> DataLoader:
+    """A DataLoader that yields (local batch) dicts for steps start_step .. end_step - 1
+    (``positions``: the sampler yields epoch * n + position, see :func:`stream_indices`)."""
     local = global_batch // world_size
-    sampler = StreamSampler(len(dataset), global_batch, start_step, end_step, seed, rank, world_size)
+    sampler = StreamSampler(len(dataset), global_batch, start_step, end_step, seed, rank, world_size, positions)
     return DataLoader(dataset, batch_size=local, sampler=sampler, num_workers=num_workers,
                       drop_last=False, persistent_workers=False, pin_memory=pin_memory,
                       prefetch_factor=2 if num_workers else None)
@@ -122,9 +127,14 @@ def decode_batch(batch: dict, grid, device) -> dict:
 
 
 def prior_inputs(batch: dict, representation: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(prior map (B, P, 2H, 2W), prior volume (B, P, D, H, W)) for the configured representation."""
+    """(prior map (B, P, 2H, 2W), prior volume (B, P, D, H, W)) for the configured representation
+    (joint heat maps and volumes are built here, on the batch's device)."""
     if representation == "semantic":
         return batch["semantic_map"], batch["semantic_volume"]
-    if "joint_heat_map" not in batch:
-        raise KeyError("net.representation='joints' needs a JointHeatmapDataset (joint_heat_map/volume)")
-    return batch["joint_heat_map"], batch["joint_heat_volume"]
+    if "joint_index" not in batch:
+        raise KeyError("net.representation='joints' needs a JointHeatmapDataset (joint_index)")
+    from thuman.model.joint_heatmaps import heat_maps, heat_volumes
+
+    idx, sigma = batch["joint_index"].float(), batch["joint_sigma"].reshape(-1)
+    d, h, w = batch["semantic_volume"].shape[-3:]
+    return heat_maps(idx, (h, w), sigma), heat_volumes(idx, (d, h, w), sigma)

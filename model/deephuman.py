@@ -4,7 +4,7 @@
     M_f^(k)   = G(image)                            k = 1..K feature pyramid
     V_o       = sigmoid(H(V_s, M_f^(1..K)))         VFT in H's encoder (eq. 2)
     N         = upsample_2(project(V_o))            eqs. 3-6
-    N_refined = R([RGB, semantic map, N])           at (2H, 2W)
+    N_refined = R([RGB, semantic map, N])           at (2H, 2W)   (+ N with net.refiner_residual)
 
 Inputs and outputs are channel-first float32 tensors laid out as in ``thuman_io.grid``.
 """
@@ -48,10 +48,10 @@ class DeepHuman(nn.Module):
         enc = tuple(cfg.encoder_channels)[:levels]
         self.levels = levels
         prior = 3 if cfg.representation == "semantic" else NUM_JOINTS
-        self.G = ImageEncoder(3 + prior, enc, cfg.leaky_slope)
+        self.G = ImageEncoder(3 + prior, enc, cfg.leaky_slope, cfg.norm, cfg.kernel)
         latent_from = (enc[-1], h // 2 ** levels, w // 2 ** levels)
         self.H = Vol2Vol(prior, enc, cfg.output_channels, cfg.vft, enc, cfg.leaky_slope,
-                         latent_from=latent_from, latent_dim=cfg.latent_dim)
+                         latent_from=latent_from, latent_dim=cfg.latent_dim, norm=cfg.norm, kernel=cfg.kernel)
         self.R = None
         if cfg.refine_normals:
             r_levels = levels_for((2 * h, 2 * w), None)
@@ -59,7 +59,7 @@ class DeepHuman(nn.Module):
             # Drop the innermost levels when the image does not divide by 2^5: keep the outer ones.
             r_enc = tuple(cfg.refiner_encoder_channels)[:r_levels]
             r_dec = tuple(cfg.refiner_decoder_channels)[len(cfg.refiner_decoder_channels) - r_levels:]
-            self.R = NormalRefiner(3 + prior + 3, r_enc, r_dec, cfg.leaky_slope)
+            self.R = NormalRefiner(3 + prior + 3, r_enc, r_dec, cfg.leaky_slope, cfg.norm)
 
     # -- the pieces ---------------------------------------------------------------------------
     def occupancy_logits(self, rgb: torch.Tensor, prior_map: torch.Tensor, prior_volume: torch.Tensor,
@@ -75,21 +75,33 @@ class DeepHuman(nn.Module):
         return self.R(torch.cat([rgb, prior_map, normals], dim=1), record)
 
     def forward(self, rgb: torch.Tensor, prior_map: torch.Tensor, prior_volume: torch.Tensor,
-                refiner_normals: torch.Tensor | None = None, record: list | None = None) -> DeepHumanOutput:
+                refiner_normals: torch.Tensor | None = None, record: list | None = None,
+                parts: str = "all") -> DeepHumanOutput:
         """The full network.
 
         refiner_normals: normals to feed R instead of the projection of V_o (stage-1 pre-training
         of R uses the projection of the ground-truth occupancy, sec. 4.3); None = end to end.
+        parts: 'all'; 'occupancy' (G and H only: no projection, no R); 'refiner' (G and H without
+        gradients, R trained on the projection of their prediction). The last two are the first
+        two phases of the authors' schedule (``train.schedule='authors'``).
         """
-        logits = self.occupancy_logits(rgb, prior_map, prior_volume, record)
+        if parts not in ("all", "occupancy", "refiner"):
+            raise ValueError(f"parts {parts!r}")
+        if parts == "refiner":
+            with torch.no_grad():
+                logits = self.occupancy_logits(rgb, prior_map, prior_volume, record)
+        else:
+            logits = self.occupancy_logits(rgb, prior_map, prior_volume, record)
         occupancy = torch.sigmoid(logits)
         projected = refined = None
-        if self.R is not None:
+        if self.R is not None and parts != "occupancy":
             projected = project_normals(occupancy)
             if record is not None:
                 record.append(("projection", tuple(projected.shape)))
             source = projected if refiner_normals is None else refiner_normals
             refined = self.refine(rgb, prior_map, source, record)
+            if self.cfg.refiner_residual:   # the authors' code: R predicts a correction
+                refined = refined + source
         return DeepHumanOutput(logits, occupancy, projected, refined)
 
     def layer_shapes(self, batch_size: int = 1, device="cpu") -> list[tuple[str, tuple]]:

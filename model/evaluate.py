@@ -6,8 +6,13 @@ predicted occupancy, eqs. 3-6) and with it (R's output), and Chamfer / P2S dista
 between marching-cubes meshes of the prediction (at its best z-shift) and of the ground truth,
 converted to metres by the sample's ``item_to_view`` scale.
 
-Baseline 'smpl' (Table 2's HMR row, with the body fit given): the occupancy is the semantic
-volume thresholded (code > 0), and there is no network and no refinement.
+Baselines (no network, no refinement; the occupancy is the body's semantic volume thresholded,
+code > 0): 'oracle-body', the corpus's own body (the simulator's ground truth: an oracle, better
+than any fit), and 'perturbed-body', that body with a fitting error of the size published
+estimators make (``thuman.synth.body_perturb``; Table 2's "HMR" row is of this kind). The
+network is evaluated with either body as its input (``body='oracle' | 'perturbed'``); the
+perturbed body of a sample is one fixed draw shared by the baseline and the network.
+:func:`evaluate_methods` runs all four (``thuman eval``).
 
 Writes ``report.json`` and ``sheet.png`` (inputs, predictions and ground truth) atomically.
 """
@@ -27,7 +32,10 @@ from thuman.model.projection import project_normals
 from thuman_io.atomic import atomic_path, atomic_write_text
 from thuman_io.errors import InputError
 
-BASELINES = ("smpl",)
+BASELINES = ("oracle-body", "perturbed-body")
+BODIES = ("oracle", "perturbed")
+#: Seed of the test-time body perturbations (one fixed draw per sample).
+PERTURB_SEED = 0
 
 
 def _np_image(t: torch.Tensor) -> np.ndarray:
@@ -50,8 +58,8 @@ def predict_batch(model, batch: dict, representation: str) -> list[dict]:
     return rows
 
 
-def smpl_only_prediction(batch: dict) -> list[dict]:
-    """Baseline: occupancy = semantic volume thresholded; normals projected from it."""
+def body_prediction(batch: dict) -> list[dict]:
+    """Baseline: occupancy = the body's semantic volume thresholded; normals projected from it."""
     occ = (batch["semantic_volume"].amax(dim=1, keepdim=True) > 0).float()
     projected = project_normals(occ)
     return [{"occupancy": occ[b, 0].cpu().numpy(), "normal_projected": _np_image(projected[b]), "normal_refined": None}
@@ -81,9 +89,12 @@ def score_sample(pred: dict, batch: dict, b: int, grid, item_to_view: np.ndarray
 
 def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline: str | None = None,
              max_samples: int | None = None, max_shift: int | None = None, batch_size: int = 2,
-             device: str = "cpu", seed: int | None = None, sheet_rows: int = 4, progress=None) -> dict:
-    """Evaluate a checkpoint (or ``baseline='smpl'`` without one) on ``split``; returns the report.
+             device: str = "cpu", seed: int | None = None, sheet_rows: int = 4, progress=None,
+             body: str = "oracle", perturb_scale: float = 1.0, perturb_seed: int = PERTURB_SEED) -> dict:
+    """Evaluate a checkpoint (or a ``baseline`` without one) on ``split``; returns the report.
 
+    body: the network's body input, 'oracle' (the stored one) or 'perturbed' (ignored for a
+    baseline, whose name says it). perturb_scale multiplies ``body_perturb.DEFAULT_LEVELS``.
     max_shift: z-shift search range in voxels (default D / 8: 16 at 128 deep).
     seed: the corpus split seed (default: the checkpoint's train.seed, else 0).
     progress: optional callable wrapping an iterable (the CLI's progress bar).
@@ -93,6 +104,10 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
 
     if baseline is not None and baseline not in BASELINES:
         raise InputError(None, f"baseline {baseline!r}", f"use one of {', '.join(BASELINES)}")
+    if baseline is not None:
+        body = baseline.split("-")[0]
+    if body not in BODIES:
+        raise InputError(None, f"body {body!r}", f"use one of {', '.join(BODIES)}")
     if checkpoint is None and baseline is None:
         raise InputError(None, "evaluate", "give a checkpoint or a baseline")
     model = None
@@ -109,6 +124,12 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
         seed = 0 if seed is None else seed
     cfg.train.seed = seed
     dataset = make_dataset(corpus_dir, cfg, split)
+    if body == "perturbed":
+        if representation != "semantic":
+            raise InputError(checkpoint, "perturbed bodies need a network trained on semantic inputs")
+        from thuman.model.perturbed_inputs import PerturbedBodyDataset
+        from thuman.synth.body_perturb import DEFAULT_LEVELS
+        dataset = PerturbedBodyDataset(dataset, DEFAULT_LEVELS.scaled(perturb_scale), perturb_seed, mode="test")
     grid = dataset.grid
     if model is not None and tuple(cfg.net.grid) != tuple(grid.shape):
         raise InputError(corpus_dir, f"corpus grid {grid.shape} differs from the checkpoint's {tuple(cfg.net.grid)}")
@@ -123,7 +144,7 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
     iterator = progress(loader) if progress is not None else loader
     for batch in iterator:
         batch = decode_batch(batch, grid, device)
-        preds = smpl_only_prediction(batch) if model is None else predict_batch(model, batch, representation)
+        preds = body_prediction(batch) if model is None else predict_batch(model, batch, representation)
         for b, pred in enumerate(preds):
             index = int(batch["index"][b])
             row = score_sample(pred, batch, b, grid, corpus.read_raw(index, ["item_to_view"])["item_to_view"], max_shift)
@@ -134,7 +155,8 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
                 sheet.append(_sheet_row(batch, b, pred))
     report = {
         "checkpoint": None if checkpoint is None else os.fspath(checkpoint), "step": step,
-        "baseline": baseline, "corpus": os.fspath(corpus_dir), "split": split, "split_seed": seed,
+        "baseline": baseline, "body": body, "perturb_scale": perturb_scale if body == "perturbed" else None,
+        "corpus": os.fspath(corpus_dir), "split": split, "split_seed": seed,
         "num_samples": len(rows), "grid": list(grid.shape), "z_shift_search_voxels": max_shift,
         "vft": cfg.net.vft if model is not None else None, "representation": representation,
         "metrics": _means(rows), "per_sample": rows,
@@ -144,6 +166,35 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
         atomic_write_text(out_dir / "report.json", json.dumps(_strict_json(report), indent=2))
         write_sheet(out_dir / "sheet.png", sheet)
     return report
+
+
+#: The four methods of ``thuman eval``: (name, baseline, body).
+METHODS = (("oracle body", "oracle-body", "oracle"), ("perturbed body", "perturbed-body", "perturbed"),
+           ("DeepHuman, oracle body", None, "oracle"), ("DeepHuman, perturbed body", None, "perturbed"))
+
+
+def evaluate_methods(checkpoint, corpus_dir, split: str = "test", out_dir=None, methods=METHODS, **kw) -> dict:
+    """The oracle body, the perturbed body and the network with each on the same samples.
+
+    Writes OUT/<method>/report.json and sheet.png, and OUT/report.json {method: report} when
+    ``out_dir`` is given. Keyword arguments go to :func:`evaluate`. Returns {method name: report}.
+    """
+    if checkpoint is not None:
+        from thuman.model.checkpoint import read_checkpoint
+        saved = read_checkpoint(checkpoint)["config"]
+        if kw.get("seed") is None:                            # baselines use the network's split
+            kw["seed"] = int(saved["train"]["seed"])
+        if saved["net"].get("representation", "semantic") != "semantic":   # no body to perturb
+            methods = [m for m in methods if m[1] is not None or m[2] == "oracle"]
+    reports = {}
+    for name, baseline, body in methods:
+        folder = None if out_dir is None else Path(out_dir) / name.replace(", ", "-").replace(" ", "-")
+        reports[name] = evaluate(None if baseline else checkpoint, corpus_dir, split, folder,
+                                 baseline=baseline, body=body, **kw)
+    if out_dir is not None:
+        summary = {name: {k: v for k, v in r.items() if k != "per_sample"} for name, r in reports.items()}
+        atomic_write_text(Path(out_dir) / "report.json", json.dumps(_strict_json(summary), indent=2))
+    return reports
 
 
 def _strict_json(value):

@@ -16,10 +16,11 @@ from thuman.model.blocks import down
 class ImageEncoder(nn.Module):
     """G: K x (conv 4 stride 2 + LeakyReLU)."""
 
-    def __init__(self, in_channels: int, channels=(8, 16, 32, 64, 128), slope: float = 0.2):
+    def __init__(self, in_channels: int, channels=(8, 16, 32, 64, 128), slope: float = 0.2,
+                 norm: str = "none", kernel: int = 4):
         super().__init__()
         ins = (in_channels,) + tuple(channels[:-1])
-        self.layers = nn.ModuleList(down(i, o, 2, slope) for i, o in zip(ins, channels))
+        self.layers = nn.ModuleList(down(i, o, 2, slope, norm, kernel) for i, o in zip(ins, channels))
 
     def forward(self, image: torch.Tensor, record: list | None = None) -> list[torch.Tensor]:
         """image (B, C, H, W) -> [M_f^(1) (B, 8, H/2, W/2), ..., M_f^(K) (B, C_K, H/2^K, W/2^K)].

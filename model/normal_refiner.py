@@ -16,15 +16,15 @@ from thuman.model.blocks import decode_with_skips, down, up
 
 class NormalRefiner(nn.Module):
     def __init__(self, in_channels: int, encoder_channels=(16, 32, 32, 32, 32),
-                 decoder_channels=(32, 32, 32, 16, 8), slope: float = 0.2):
+                 decoder_channels=(32, 32, 32, 16, 8), slope: float = 0.2, norm: str = "none"):
         super().__init__()
         enc, dec = tuple(encoder_channels), tuple(decoder_channels)
         if len(enc) != len(dec):
             raise ValueError("R needs as many decoder as encoder levels")
-        self.encoder = nn.ModuleList(down(i, o, 2, slope) for i, o in zip((in_channels,) + enc[:-1], enc))
+        self.encoder = nn.ModuleList(down(i, o, 2, slope, norm) for i, o in zip((in_channels,) + enc[:-1], enc))
         skips = tuple(reversed(enc[:-1]))
         ins = (enc[-1],) + tuple(d + s for d, s in zip(dec[:-1], skips))
-        self.decoder = nn.ModuleList(up(i, o, 2, slope) for i, o in zip(ins, dec))
+        self.decoder = nn.ModuleList(up(i, o, 2, slope, norm) for i, o in zip(ins, dec))
         self.head = nn.Sequential(nn.Conv2d(dec[-1], 3, 3, 1, 1), nn.Tanh())
 
     def forward(self, x: torch.Tensor, record: list | None = None) -> torch.Tensor:

@@ -6,6 +6,12 @@ learn independently. Stage 2 fine-tunes everything jointly with the combined los
 now fed by the projection of H's prediction, so L_N also reaches H through eqs. 3-6. Adam with
 default betas, fixed lr 2e-4, batch 4.
 
+``train.schedule='authors'`` runs the released code's three phases instead (G + H alone; R alone
+on normals projected from H's prediction; everything at lr * lr_drop). Every ``val_every`` steps
+the validation split's loss and IoU go to TensorBoard and ``RUN_DIR/validation.json``; with
+``perturb_prob`` > 0 that share of training samples gets body inputs from a perturbed body fit
+(``thuman.model.perturbed_inputs``). Progress is a bar on a terminal and status lines otherwise.
+
 One process: ``train(cfg, corpus, run_dir)``. Several: ``torchrun --nproc_per_node N -m
 thuman.model.train CORPUS RUN_DIR ...`` (DistributedDataParallel, gloo on CPU, NCCL on CUDA);
 each process takes batch / N samples of the same global batch (``thuman.model.data``).
@@ -14,21 +20,29 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from thuman.model.checkpoint import CHECKPOINT_NAME, read_checkpoint, save_checkpoint, set_rng_state
-from thuman.model.config import RunConfig, from_dict, save_config
+from thuman.model.config import RunConfig, from_dict, load_config, save_config
 from thuman.model.data import CompactCorpusDataset, decode_batch, make_loader, prior_inputs
 from thuman.model.deephuman import DeepHuman
 from thuman.model.losses import deephuman_loss
 from thuman.model.projection import project_normals
+from thuman_io.atomic import atomic_write_text
 from thuman_io.errors import InputError, TrainingError
+
+VALIDATION_NAME = "validation.json"
+#: Seconds between two status lines when stderr is not a terminal.
+STATUS_EVERY_S = 15.0
 
 
 @dataclass
@@ -88,21 +102,122 @@ def make_dataset(corpus_dir, cfg: RunConfig, split: str | None = None):
     return ds
 
 
-def training_step_loss(model, batch: dict, cfg: RunConfig, stage: int):
+def training_dataset(corpus_dir, cfg: RunConfig):
+    """(dataset, positions): the training split, wrapped with perturbed body fits when
+    ``train.perturb_prob`` > 0 (its loader then yields stream positions, ``data.stream_indices``)."""
+    ds = make_dataset(corpus_dir, cfg)
+    t = cfg.train
+    if t.perturb_prob > 0 and t.perturb_scale > 0 and len(ds):
+        if cfg.net.representation != "semantic":
+            raise InputError(None, "config train.perturb_prob", "perturbed bodies need net.representation=semantic")
+        from thuman.model.perturbed_inputs import PerturbedBodyDataset
+        from thuman.synth.body_perturb import DEFAULT_LEVELS
+        return PerturbedBodyDataset(ds, DEFAULT_LEVELS.scaled(t.perturb_scale), t.seed, t.perturb_prob), True
+    return ds, False
+
+
+@dataclass
+class Phase:
+    """What step s trains: ``stage`` (1 or 2: where R's input comes from, sec. 4.3), ``parts``
+    ('all', 'occupancy' or 'refiner', see ``DeepHuman.forward``) and the learning rate."""
+
+    number: int
+    stage: int
+    parts: str
+    lr: float
+
+
+def phase_at(step: int, cfg: RunConfig) -> Phase:
+    """The phase of (0-based) ``step`` under ``train.schedule``."""
+    t = cfg.train
+    if t.schedule == "paper":
+        return Phase(1, 1, "all", t.lr) if step < t.stage1_steps else Phase(2, 2, "all", t.lr)
+    if step < t.stage1_steps:
+        return Phase(1, 2, "occupancy", t.lr)
+    if step < t.stage1_steps + t.stage2_steps:
+        return Phase(2, 2, "refiner", t.lr)
+    return Phase(3, 2, "all", t.lr * t.lr_drop)
+
+
+def training_step_loss(model, batch: dict, cfg: RunConfig, stage: int, parts: str = "all"):
     """Forward + eq. 10 for one batch. Stage 1 feeds R the ground-truth projection."""
     prior_map, prior_volume = prior_inputs(batch, cfg.net.representation)
     refiner_normals = None
-    if stage == 1 and cfg.net.refine_normals:
+    if stage == 1 and cfg.net.refine_normals and parts == "all":
         with torch.no_grad():
             refiner_normals = project_normals(batch["occupancy"])
-    out = model(batch["rgb"], prior_map, prior_volume, refiner_normals)
+    out = model(batch["rgb"], prior_map, prior_volume, refiner_normals, parts=parts)
     return deephuman_loss(out, batch["occupancy"], batch["normal_map"], batch["mask"], cfg.loss)
 
 
+def resume_config(run_dir, config_path=None, overrides=()) -> RunConfig:
+    """The config to resume ``run_dir`` with: the saved one, changed only by the keys of
+    ``config_path`` and ``overrides`` (``thuman train --resume``)."""
+    state = read_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
+    return load_config(config_path, overrides, base=state["config"])
+
+
+def validation_scores(model, dataset, cfg: RunConfig, device, max_samples: int, batch_size: int = 4) -> dict:
+    """Mean end-to-end loss (eq. 10, R fed by H's prediction) and IoU (threshold 0.5, no z-shift)
+    over the first ``max_samples`` of ``dataset``; the model is left in training mode."""
+    from thuman.model import metrics
+
+    n = min(len(dataset), max_samples)
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(n)), batch_size=batch_size)
+    losses, ious = [], []
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in loader:
+                batch = decode_batch(batch, dataset.grid, device)
+                prior_map, prior_volume = prior_inputs(batch, cfg.net.representation)
+                out = model(batch["rgb"], prior_map, prior_volume)
+                terms = deephuman_loss(out, batch["occupancy"], batch["normal_map"], batch["mask"], cfg.loss)
+                losses.append(float(terms.total) * len(batch["rgb"]))
+                pred = (out.occupancy[:, 0] >= 0.5).cpu().numpy()
+                target = (batch["occupancy"][:, 0] > 0.5).cpu().numpy()
+                ious += [metrics.iou(p, t) for p, t in zip(pred, target)]
+    finally:
+        model.train()
+    return {"val/loss": sum(losses) / max(1, n), "val/iou": float(sum(ious) / max(1, len(ious)))}
+
+
+def read_validation(run_dir) -> list[dict]:
+    """The rows of RUN_DIR/validation.json ([] when absent)."""
+    path = Path(run_dir) / VALIDATION_NAME
+    if not path.is_file():
+        return []
+    try:
+        return list(json.loads(path.read_text())["rows"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(path, f"unreadable validation log ({e})", "delete it to start the log again") from e
+
+
+class StatusLines:
+    """Progress as plain lines (``status(line)``) at most every ``every_s`` seconds: for logs,
+    pipes and the demo, where a progress bar draws nothing."""
+
+    def __init__(self, status: Callable[[str], None], start: int, end: int, every_s: float = STATUS_EVERY_S):
+        self.status, self.start, self.end, self.every_s = status, start, end, every_s
+        self.t0 = self.last = time.perf_counter()
+
+    def step(self, step: int, phase: Phase, losses: dict, force: bool = False, extra: str = "") -> None:
+        now = time.perf_counter()
+        if not force and now - self.last < self.every_s:
+            return
+        self.last = now
+        rate = (now - self.t0) / max(1, step - self.start)
+        eta = rate * (self.end - step)
+        self.status(f"train: step {step}/{self.end} (phase {phase.number}) loss {losses.get('loss/total', float('nan')):.4f}, "
+                    f"{rate:.2f} s/step, {eta / 60:.1f} min left{extra}")
+
+
 def train(cfg: RunConfig, corpus_dir, run_dir, resume: bool = False, show_progress: bool = True,
-          max_steps: int | None = None) -> TrainResult:
+          max_steps: int | None = None, status: Callable[[str], None] | None = None) -> TrainResult:
     """Train (or continue) a run. ``max_steps`` stops early after that global step (for tests
-    and interrupted runs: the checkpoint then resumes exactly). ``cfg`` is not modified."""
+    and interrupted runs: the checkpoint then resumes exactly). ``cfg`` is not modified; to
+    resume a run as saved, pass :func:`resume_config`'s. ``status`` receives plain status lines
+    (default with ``show_progress``: a bar on a terminal, lines on stderr otherwise)."""
     cfg = copy.deepcopy(cfg)
     rank, world, local_rank = _dist_env()
     run_dir = Path(run_dir)
@@ -123,7 +238,7 @@ def train(cfg: RunConfig, corpus_dir, run_dir, resume: bool = False, show_progre
         torch.set_num_threads(cfg.train.threads)
     set_determinism(cfg.train.seed)
 
-    dataset = make_dataset(corpus_dir, cfg)
+    dataset, positions = training_dataset(corpus_dir, cfg)
     if len(dataset) == 0:
         raise InputError(corpus_dir, f"split {cfg.train.split!r} has no samples; use a corpus with more subjects")
     cfg.net.grid = tuple(dataset.grid.shape)  # the corpus decides the resolution
@@ -150,7 +265,14 @@ def train(cfg: RunConfig, corpus_dir, run_dir, resume: bool = False, show_progre
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=cfg.train.schedule == "authors")
+    val_set = None
+    if rank == 0 and cfg.train.val_every > 0:
+        val_set = make_dataset(corpus_dir, cfg, "val")
+        if len(val_set) == 0:
+            val_set = None
+    val_rows = [r for r in read_validation(run_dir) if r["step"] <= start_step] if rank == 0 else []
 
     end_step = cfg.total_steps if max_steps is None else min(cfg.total_steps, max_steps)
     writer = None
@@ -161,11 +283,20 @@ def train(cfg: RunConfig, corpus_dir, run_dir, resume: bool = False, show_progre
         writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step)
 
     loader = make_loader(dataset, cfg.train.batch_size, start_step, end_step, cfg.train.seed, rank, world,
-                         cfg.train.num_workers, pin_memory=device.type == "cuda")
-    bar = None
-    if rank == 0 and show_progress:
-        from tqdm import tqdm
-        bar = tqdm(total=end_step, initial=start_step, desc="train", unit="step", dynamic_ncols=True, leave=False)
+                         cfg.train.num_workers, pin_memory=device.type == "cuda", positions=positions)
+    bar = lines = None
+    if rank == 0:
+        if status is None and show_progress and not sys.stderr.isatty():
+            def status(line):
+                print(line, file=sys.stderr, flush=True)
+        if status is not None:
+            lines = StatusLines(status, start_step, end_step)
+            status(f"train: {run_dir}: steps {start_step}..{end_step}, {len(dataset)} training samples, "
+                   f"validation {'off' if val_set is None else f'{min(len(val_set), cfg.train.val_samples)} samples every {cfg.train.val_every} steps'}, "
+                   f"{torch.get_num_threads()} thread(s) on {device}")
+        elif show_progress:
+            from tqdm import tqdm
+            bar = tqdm(total=end_step, initial=start_step, desc="train", unit="step", dynamic_ncols=True, leave=False)
 
     t0 = time.perf_counter()
     step = start_step
@@ -174,13 +305,15 @@ def train(cfg: RunConfig, corpus_dir, run_dir, resume: bool = False, show_progre
     model.train()
     try:
         for batch in loader:
-            stage = 1 if step < cfg.train.stage1_steps else 2
+            phase = phase_at(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = phase.lr
             batch = decode_batch(batch, dataset.grid, device)
             autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
                         else contextlib.nullcontext())
             with autocast:
-                terms = training_step_loss(net, batch, cfg, stage)
-            _check_finite(terms.total, step, stage, ckpt_path, last_good, world)
+                terms = training_step_loss(net, batch, cfg, phase.stage, phase.parts)
+            _check_finite(terms.total, step, phase.number, ckpt_path, last_good, world)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(terms.total).backward()
@@ -195,10 +328,23 @@ def train(cfg: RunConfig, corpus_dir, run_dir, resume: bool = False, show_progre
                 if step % cfg.train.log_every == 0 or step == end_step:
                     for k, v in losses.items():
                         writer.add_scalar(k, v, step)
-                    writer.add_scalar("train/stage", stage, step)
+                    writer.add_scalar("train/stage", phase.number, step)
+                    writer.add_scalar("train/lr", phase.lr, step)
+                extra = ""
+                if val_set is not None and (step % cfg.train.val_every == 0 or step == end_step):
+                    scores = validation_scores(model, val_set, cfg, device, cfg.train.val_samples)
+                    for k, v in scores.items():
+                        writer.add_scalar(k, v, step)
+                    val_rows = [r for r in val_rows if r["step"] != step]
+                    val_rows.append({"step": step, **scores, "train/loss": losses["loss/total"]})
+                    atomic_write_text(run_dir / VALIDATION_NAME, json.dumps(
+                        {"split": "val", "samples": min(len(val_set), cfg.train.val_samples), "rows": val_rows}, indent=1))
+                    extra = f"; validation loss {scores['val/loss']:.4f}, IoU {scores['val/iou']:.3f}"
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(stage=stage, loss=f"{losses['loss/total']:.4f}")
+                    bar.set_postfix(stage=phase.number, loss=f"{losses['loss/total']:.4f}")
+                if lines is not None:
+                    lines.step(step, phase, losses, force=bool(extra) or step == end_step, extra=extra)
                 if step % cfg.train.checkpoint_every == 0 or step == end_step:
                     save_checkpoint(ckpt_path, cfg, model, optimizer, step, scaler, {"losses": losses})
             if step % cfg.train.checkpoint_every == 0 or step == end_step:
@@ -234,7 +380,6 @@ def main(argv=None) -> None:
     """Entry point for torchrun: ``python -m thuman.model.train CORPUS RUN_DIR [--config F] [k=v ...]``."""
     import argparse
 
-    from thuman.model.config import load_config
     p = argparse.ArgumentParser(prog="python -m thuman.model.train")
     p.add_argument("corpus")
     p.add_argument("run_dir")
@@ -244,7 +389,7 @@ def main(argv=None) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*")
     a = p.parse_intermixed_args(argv)
-    cfg = load_config(a.config, a.overrides)
+    cfg = resume_config(a.run_dir, a.config, a.overrides) if a.resume else load_config(a.config, a.overrides)
     train(cfg, a.corpus, a.run_dir, resume=a.resume, show_progress=not a.no_progress, max_steps=a.max_steps)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         import torch.distributed as dist

@@ -24,7 +24,8 @@ from thuman.model.vft import VFTLayer
 class Vol2Vol(nn.Module):
     def __init__(self, in_channels: int, encoder_channels=(8, 16, 32, 64, 128), output_channels: int = 4,
                  vft: str = "multi", image_channels=None, slope: float = 0.2,
-                 latent_from: tuple | None = None, latent_dim: int = 256):
+                 latent_from: tuple | None = None, latent_dim: int = 256, norm: str = "none",
+                 kernel: int = 4):
         """in_channels: semantic volume channels (3, or 24 joint heat volumes).
         image_channels: channels of G's maps per level (default: encoder_channels).
         latent_from: (C, H, W) of G's coarsest map, needed by vft='latent'.
@@ -34,7 +35,7 @@ class Vol2Vol(nn.Module):
         k = len(enc)
         image_channels = tuple(image_channels or enc)
         self.vft_mode = vft
-        self.encoder = nn.ModuleList(down(i, o, 3, slope) for i, o in zip((in_channels,) + enc[:-1], enc))
+        self.encoder = nn.ModuleList(down(i, o, 3, slope, norm, kernel) for i, o in zip((in_channels,) + enc[:-1], enc))
         active = {"multi": range(k), "finest": [0], "coarsest": [k - 1], "latent": []}[vft]
         self.vft = nn.ModuleDict({str(i): VFTLayer(image_channels[i], enc[i], slope) for i in active})
         bottleneck = enc[-1]
@@ -46,7 +47,7 @@ class Vol2Vol(nn.Module):
         # Decoder outputs: the encoder channels in reverse, then Table 1's 4 output channels.
         outs = tuple(reversed(enc[:-1])) + (output_channels,)
         ins = (bottleneck,) + tuple(2 * c for c in outs[:-1])
-        self.decoder = nn.ModuleList(up(i, o, 3, slope) for i, o in zip(ins, outs))
+        self.decoder = nn.ModuleList(up(i, o, 3, slope, norm, kernel) for i, o in zip(ins, outs))
         self.head = nn.Conv3d(output_channels, 1, 3, 1, 1)
 
     def forward(self, semantic_volume: torch.Tensor, image_maps: list[torch.Tensor],

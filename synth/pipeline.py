@@ -29,7 +29,8 @@ from thuman.synth.occupancy import occupancy
 from thuman.synth.render.background import image_background, procedural_background
 from thuman.synth.render.lighting import sample_light, shade
 from thuman.synth.render.renderer import OrthoRenderer
-from thuman.synth.semantic_volume import NEIGHBOURS, SIGMA, semantic_volume
+from thuman.synth.body_prior import BodyState, body_prior, pose_params
+from thuman.synth.semantic_volume import NEIGHBOURS, SIGMA
 from thuman.synth.views import sample_views
 from thuman_io.errors import InputError
 from thuman_io.grid import PAPER_GRID, VolumeGrid
@@ -60,16 +61,6 @@ class SynthConfig:
 
 
 @dataclass
-class BodyState:
-    """The item's posed body: vertices (V, 3) float64 metres item frame, faces (F, 3), codes (V, 3)."""
-
-    vertices: np.ndarray
-    faces: np.ndarray
-    codes: np.ndarray
-    model: str
-
-
-@dataclass
 class ItemResult:
     """Samples of one item, warnings about its inputs, and seconds spent per stage."""
 
@@ -90,25 +81,9 @@ def item_rng(seed: int, ident: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), h])
 
 
-_BODY_MODELS: dict = {}
-
-
 def pose_body(item: Item) -> BodyState:
-    """Pose the item's body model with its SMPL parameters (body models cached per process)."""
-    from thuman_io.body import load_body_model
-
-    key = (item.smpl.model, item.smpl.gender)
-    if key not in _BODY_MODELS:
-        _BODY_MODELS[key] = load_body_model(item.smpl.model, gender=item.smpl.gender)
-    bm = _BODY_MODELS[key]
-    betas = np.zeros((1, bm.num_betas), np.float32)
-    b = np.asarray(item.smpl.betas, np.float32).reshape(-1)[: bm.num_betas]
-    betas[0, : len(b)] = b
-    out = bm.forward(betas=betas, global_orient=np.asarray(item.smpl.global_orient, np.float32)[None],
-                     body_pose=np.asarray(item.smpl.body_pose, np.float32)[None],
-                     transl=np.asarray(item.smpl.transl, np.float32)[None])
-    return BodyState(vertices=np.asarray(out.vertices[0], np.float64), faces=np.asarray(bm.faces),
-                     codes=np.asarray(bm.semantic_code, np.float32), model=item.smpl.model)
+    """Pose the item's body model with its SMPL parameters (``body_prior.pose_params``)."""
+    return pose_params(item.smpl)
 
 
 def check_item(ident: str, mesh_vertices: np.ndarray, body: BodyState, config: SynthConfig) -> list[str]:
@@ -188,7 +163,7 @@ def synthesize_item(item: Item, config: SynthConfig, renderer: OrthoRenderer,
             leak_reported = True
 
         t = time.perf_counter()
-        sem_volume, _ = semantic_volume(bv, body.faces, body.codes, grid, config.neighbours, config.sigma)
+        prior = body_prior(bv, body.faces, body.codes, grid, renderer, config.neighbours, config.sigma)
         timings["semantic_volume"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -205,20 +180,19 @@ def synthesize_item(item: Item, config: SynthConfig, renderer: OrthoRenderer,
         rgb_out = np.clip(np.rint(composite * 255), 0, 255).astype(np.uint8)
         mask = alpha >= 0.5   # 2 of 4 samples or more (what the old 4x MSAA resolve gave: 128/255)
         normal_map = normal_map_from_colour(ncol, mask)
-        scol, salpha = renderer.flat_pass(bv, body.faces, colors=body.codes, scale=2)
-        semantic_map = np.where((salpha >= 0.5)[..., None], scol, 0).astype(np.float32)
         timings["render"] += time.perf_counter() - t
 
         samples.append(CorpusSample(
-            rgb=rgb_out, semantic_map=semantic_map, normal_map=normal_map, mask=mask,
-            occupancy=occ.volume, semantic_volume=sem_volume, item_to_view=m,
+            rgb=rgb_out, semantic_map=prior.semantic_map, normal_map=normal_map, mask=mask,
+            occupancy=occ.volume, semantic_volume=prior.semantic_volume, item_to_view=m,
             smpl_full_pose=item.smpl.full_pose, smpl_betas=np.asarray(item.smpl.betas, np.float32),
             smpl_transl=np.asarray(item.smpl.transl, np.float32),
             meta={"item_id": ident, "subject": item.meta.subject, "pose_index": int(item.meta.pose_index),
                   "view_index": view.index, "yaw": view.yaw, "pitch": view.pitch, "roll": view.roll,
                   "scale_per_m": scale, "margin": margin, "light": light.to_meta(),
                   "background": "image" if config.backgrounds else "procedural",
-                  "seed": int(config.seed), "body_model": body.model,
+                  "seed": int(config.seed), "body_model": body.model, "body_gender": item.smpl.gender,
+                  "semantic_neighbours": int(config.neighbours), "semantic_sigma": float(config.sigma),
                   "leak_columns": occ.leak_columns, "textured": bool(textured)}))
     return ItemResult(ident, samples, warnings, timings)
 

@@ -78,8 +78,10 @@ def test_report_is_self_contained_and_shows_every_section(tmp_path):
         items=[Figure(rng.random((12, 8, 3)), "s00/0000"), Figure(rng.integers(0, 255, (12, 8, 3), dtype=np.uint8), "s00/0001")],
         corpus_previews=[Figure(png, "s00_0000 (train)")],
         curves=Figure(png_bytes(np.zeros((5, 5, 3))), "losses"),
-        evaluation=Evaluation({"iou": 0.8, "chamfer_cm": 2.0, "normal_with_refinement/l2": 0.3},
-                              {"iou": 0.7, "chamfer_cm": 1.5}, "test", 8, ["s01"], 20),
+        evaluation=Evaluation({"oracle body": {"iou": 0.7, "chamfer_cm": 1.5},
+                               "perturbed body": {"iou": 0.6, "chamfer_cm": 2.5},
+                               "DeepHuman, oracle body": {"iou": 0.8, "chamfer_cm": 2.0, "normal_with_refinement/l2": 0.3}},
+                              "test", 8, ["s01"], 20),
         eval_sheet=Figure(png, "sheet", scale=2),
         reconstruction=[Figure(png, "views")])
     path = write_report(tmp_path / "report.html", data)
@@ -99,6 +101,9 @@ def test_report_is_self_contained_and_shows_every_section(tmp_path):
     assert "class='num best'>0.800" in rows["3D IoU (z-shift search)"]
     assert "class='num best'>1.50" in rows["Chamfer distance (cm)"]
     assert "&ndash;" in rows["normal L2 error, with refinement"]
+    # ... and the report says in words which method wins each metric.
+    assert "3D IoU (z-shift search): DeepHuman, oracle body wins with 0.800 (higher is better), ahead of oracle body (0.700)." in text
+    assert "Chamfer distance (cm): oracle body wins with 1.50 (lower is better), ahead of DeepHuman, oracle body (2.00)." in text
 
 
 def test_empty_sections_say_so():
@@ -132,10 +137,14 @@ def test_curves_from_a_real_tensorboard_log(tmp_path):
         w.add_scalar("loss/total", 1.0 / step, step)
         w.add_scalar("loss/occupancy", 0.5 / step, step)
         w.add_scalar("train/stage", 1 if step <= 7 else 2, step)
+        if step % 5 == 0:
+            w.add_scalar("val/loss", 1.2 / step, step)
+            w.add_scalar("val/iou", 0.1 * step, step)
     w.close()
     series = read_scalars(tmp_path / "tb")
     assert [s for s, _ in series["loss/total"]] == list(range(1, 11))
     assert series["loss/occupancy"][-1][1] == pytest.approx(0.05)
+    assert [s for s, _ in series["val/iou"]] == [5, 10]
     image = Image.open(io.BytesIO(curves_png(series, stage1_steps=7)))
     assert image.size == (900, 380)
     a = np.asarray(image.convert("RGB"))
@@ -154,3 +163,15 @@ def test_report_json_roundtrip_of_settings_check(tmp_path):
         check_folder(tmp_path, DemoSettings(subjects=3, poses=1, steps=5))
     with pytest.raises(InputError, match="at least 3 subjects"):
         DemoSettings(subjects=2).check()
+
+
+def test_mixed_capture_sends_the_first_subjects_to_the_session():
+    from thuman.demo import DemoSettings, capture_label
+    from thuman.demo_capture import subject_mode
+
+    assert [subject_mode("mixed", i, 2) for i in range(4)] == ["session", "session", "ground-truth", "ground-truth"]
+    assert {subject_mode("session", i, 2) for i in range(4)} == {"session"}
+    assert {subject_mode("ground-truth", i, 2) for i in range(4)} == {"ground-truth"}
+    defaults = DemoSettings().check()
+    assert (defaults.capture, defaults.captured, defaults.wardrobe) == ("mixed", 2, "thuman")
+    assert capture_label(defaults) == "2 subject(s) by the capture session, 22 simulator ground truth (session bypassed)"

@@ -31,7 +31,8 @@ def trained(tmp_path_factory):
 
 def test_eval_reports_every_metric_on_the_held_out_split(trained, tmp_path):
     corpus, run = trained
-    result = CliRunner().invoke(eval_, [str(run), "--corpus", str(corpus), "--split", "test", "--out", str(tmp_path)])
+    result = CliRunner().invoke(eval_, [str(run), "--corpus", str(corpus), "--split", "test", "--body", "oracle",
+                                        "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["split"] == "test" and report["num_samples"] == 4
@@ -46,9 +47,9 @@ def test_eval_reports_every_metric_on_the_held_out_split(trained, tmp_path):
     assert sheet.size == (6 * 2 * TINY.width, 4 * 2 * TINY.height)
 
 
-def test_smpl_only_baseline_needs_no_checkpoint(trained, tmp_path):
+def test_oracle_body_baseline_needs_no_checkpoint(trained, tmp_path):
     corpus, _ = trained
-    result = CliRunner().invoke(eval_, ["--baseline", "smpl", "--corpus", str(corpus), "--out", str(tmp_path)])
+    result = CliRunner().invoke(eval_, ["--baseline", "oracle-body", "--corpus", str(corpus), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     m = json.loads((tmp_path / "report.json").read_text())["metrics"]
     assert 0 < m["iou"] < 1 and "normal_with_refinement/l2" not in m

@@ -47,7 +47,8 @@ def test_reconstruct_cli_writes_mesh_and_side_by_side(tmp_path):
                                    "train.stage2_steps=5", "train.num_workers=0", "train.lr=1e-3"])
     assert r.exit_code == 0, r.output
     Image.fromarray(analytic_sample(grid, 0).rgb).save(tmp_path / "in.png")
-    (tmp_path / "body.json").write_text(json.dumps({"betas": [0] * 10, "pose": [0] * 72, "transl": [0, 0, 0]}))
+    (tmp_path / "body.json").write_text(json.dumps({"betas": [0] * 10, "pose": [0] * 72, "transl": [0, 0, 0],
+                                                        "model": "open"}))
     r = CliRunner().invoke(reconstruct, [str(tmp_path / "in.png"), "--smpl", str(tmp_path / "body.json"),
                                          "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "m.ply")])
     assert r.exit_code == 0, r.output
@@ -63,5 +64,5 @@ def test_bad_smpl_file_is_a_clear_error(tmp_path):
     from thuman_io.errors import InputError
     p = tmp_path / "bad.json"
     p.write_text(json.dumps({"betas": [0] * 10, "pose": [0] * 71}))
-    with pytest.raises(InputError, match="bad.json.*'pose' has 71 values"):
+    with pytest.raises(InputError, match=r"bad.json.*'pose'.*\(71,\), expected \(72,\)"):
         read_body_params(p)

@@ -7,10 +7,12 @@ done-marker after each and skips finished ones on a rerun):
 stage          does                                                        writes
 =============  ==========================================================  ==========================
 capture        N simulated subjects (different shape, outfit, colours),    OUT/dataset/<s>/<p>.h5
-               P prompted poses each, into THuman items
+               P prompted poses each, into THuman items (default: the
+               first 2 by the capture session, the rest ground truth)
 synth          the 4-view DeepHuman corpus on the small grid, previews     OUT/corpus/
 train          DeepHuman, CPU preset (32x48x32), S steps (2/3 stage 1)     OUT/run/
-eval           held-out (test) subjects: network and SMPL-only baseline    OUT/eval/{deephuman,smpl}/
+eval           held-out (test) subjects: oracle body, perturbed body,      OUT/eval/<method>/
+               the network with each
 reconstruct    one held-out image -> mesh                                  OUT/reconstruct/
 report         the self-contained HTML report                              OUT/report.html
 =============  ==========================================================  ==========================
@@ -41,20 +43,26 @@ STAGE_NAMES = ("capture", "synth", "train", "eval", "reconstruct", "report")
 class DemoSettings:
     """What a demo run does. subjects >= 3 (train, val and test need one subject each);
     poses per subject; steps of training (the first 2/3 are stage 1, as the paper's 20k/10k);
-    capture: 'session' (the real capture session) or 'ground-truth' (the simulator's meshes,
-    no fusion); seed: every random choice of the run; interval_s: seconds per prompted pose
+    capture: 'mixed' (the first ``captured`` subjects by the capture session, the rest as the
+    simulator's ground truth), 'session' (all by the session) or 'ground-truth' (none);
+    wardrobe: the simulator's ('thuman': garments that stand off the body, ``capture.sim.outfit``);
+    perturb_prob: share of training samples with a perturbed body fit (augmentation);
+    seed: every random choice of the run; interval_s: seconds per prompted pose
     (the demo's 3 s, see ``thuman.demo_capture.DEMO_INTERVAL_S``; ``thuman capture`` keeps the
     paper's 6 s); capture_workers: subjects captured at once (spawned processes)."""
 
-    subjects: int = 4
-    poses: int = 2
-    steps: int = 600
+    subjects: int = 24
+    poses: int = 1
+    steps: int = 1500
     seed: int = 0
-    capture: str = "session"
+    capture: str = "mixed"
     interval_s: float = 3.0
     capture_workers: int = 2
     views: int = 4
     batch_size: int = 4
+    captured: int = 2
+    wardrobe: str = "thuman"
+    perturb_prob: float = 0.5
 
     def check(self) -> "DemoSettings":
         from thuman.demo_capture import CAPTURE_MODES
@@ -66,6 +74,9 @@ class DemoSettings:
             raise InputError(None, "--poses, --steps and views must be at least 1")
         if self.capture not in CAPTURE_MODES:
             raise InputError(None, f"--capture {self.capture!r}", f"use one of {', '.join(CAPTURE_MODES)}")
+        from thuman.capture.sim.outfit import WARDROBES
+        if self.wardrobe not in WARDROBES:
+            raise InputError(None, f"--wardrobe {self.wardrobe!r}", f"use one of {', '.join(WARDROBES)}")
         return self
 
     @property
@@ -94,12 +105,15 @@ def check_folder(out: Path, settings: DemoSettings) -> None:
 # --- stages ---------------------------------------------------------------------------------
 def stage_capture(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict:
     from thuman.demo_capture import (BYPASS_NOTE, CaptureJob, capture_subjects, complete_subjects, subject_id,
-                                     subject_seed)
+                                     subject_mode, subject_seed)
 
     dataset = out / DATASET
     done = complete_subjects(dataset, s.poses)
     if s.capture == "ground-truth":
-        echo(f"    NOTE: {BYPASS_NOTE}; the default --capture session runs the real capture")
+        echo(f"    NOTE: {BYPASS_NOTE}; --capture session runs the real capture")
+    elif s.capture == "mixed":
+        echo(f"    the first {min(s.captured, s.subjects)} subject(s) by the capture session on the simulated sensor; "
+             f"NOTE: the other {max(0, s.subjects - s.captured)}: {BYPASS_NOTE}")
     else:
         echo(f"    capture session on the simulated sensor (tracking, fusion, post-processing); "
              f"{s.capture_workers} subject(s) at a time, prompt interval {s.interval_s:g} s")
@@ -109,9 +123,10 @@ def stage_capture(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> di
         if sid in done:
             echo(f"    subject {sid}: {s.poses} items already captured, skipped")
             continue
-        jobs.append(CaptureJob(str(dataset), sid, seed, s.poses, s.capture, s.interval_s))
+        jobs.append(CaptureJob(str(dataset), sid, seed, s.poses, subject_mode(s.capture, i, s.captured), s.interval_s,
+                               wardrobe=s.wardrobe))
     errors, failed = [], []
-    workers = s.capture_workers if s.capture == "session" else 1
+    workers = 1 if s.capture == "ground-truth" else s.capture_workers
     for job, res, seconds, error in capture_subjects(jobs, workers):
         if error is not None:
             echo(f"    subject {job.subject} (simulator seed {job.seed}): FAILED after {seconds:.1f} s: {error}")
@@ -127,11 +142,20 @@ def stage_capture(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> di
             echo(f"    warning: {job.subject}: {w}")
     if failed:   # subjects that did finish keep their items; a rerun captures only the others
         raise ThumanError(f"{len(failed)} of {len(jobs)} subject(s) failed: " + "; ".join(failed))
-    summary = {"subjects": s.subjects, "items": s.subjects * s.poses,
-               "mode": "capture session" if s.capture == "session" else "simulator ground truth (session bypassed)"}
+    summary = {"subjects": s.subjects, "items": s.subjects * s.poses, "mode": capture_label(s)}
     if errors:   # session on the simulator: how far the captured surfaces lie from the truth
         summary["surface error mm"] = round(sum(e["surface_mean_mm"] for e in errors) / len(errors), 1)
     return summary
+
+
+def capture_label(s: DemoSettings) -> str:
+    """How the items were made, in words."""
+    if s.capture == "session":
+        return "capture session"
+    if s.capture == "mixed":
+        n = min(s.captured, s.subjects)
+        return f"{n} subject(s) by the capture session, {s.subjects - n} simulator ground truth (session bypassed)"
+    return "simulator ground truth (session bypassed)"
 
 
 def stage_synth(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict:
@@ -159,7 +183,8 @@ def train_config(s: DemoSettings):
 
     return small_config(stage1_steps=s.stage1_steps, stage2_steps=s.steps - s.stage1_steps, seed=s.seed,
                         batch_size=s.batch_size, num_workers=0, log_every=1,
-                        checkpoint_every=max(1, s.steps // 4), device="cpu")
+                        checkpoint_every=max(1, s.steps // 4), device="cpu", threads=1,
+                        val_every=max(1, s.steps // 6), val_samples=8, perturb_prob=s.perturb_prob)
 
 
 def stage_train(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict:
@@ -177,7 +202,8 @@ def stage_train(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict
             echo(f"    {run_dir / CHECKPOINT_NAME} is at step {step}: already trained")
             return {"steps": step}
         echo(f"    resuming from {run_dir / CHECKPOINT_NAME} (step {step})")
-    result = train(cfg, out / CORPUS, run_dir, resume=resume, show_progress=False)
+    result = train(cfg, out / CORPUS, run_dir, resume=resume, show_progress=False,
+                   status=lambda line: echo(f"    {line}"))
     loss = result.last_losses.get("loss/total")
     summary = {"steps": result.step}
     if loss is not None:
@@ -188,14 +214,18 @@ def stage_train(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict
 
 
 def stage_eval(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict:
-    from thuman.model.evaluate import evaluate
+    from thuman.model.evaluate import evaluate_methods
 
-    net = evaluate(out / RUN, out / CORPUS, "test", out / EVAL / "deephuman")
-    base = evaluate(None, out / CORPUS, "test", out / EVAL / "smpl", baseline="smpl", seed=s.seed)
-    a, b = net["metrics"], base["metrics"]
-    echo(f"    {net['num_samples']} test samples: IoU {a['iou']:.3f} (SMPL only {b['iou']:.3f}), "
-         f"Chamfer {a.get('chamfer_cm', float('nan')):.2f} cm (SMPL only {b.get('chamfer_cm', float('nan')):.2f} cm)")
-    return {"samples": net["num_samples"], "IoU": round(a["iou"], 3), "IoU SMPL-only": round(b["iou"], 3)}
+    reports = evaluate_methods(out / RUN, out / CORPUS, "test", out / EVAL, seed=s.seed)
+    n = next(iter(reports.values()))["num_samples"]
+    echo(f"    {n} test samples:")
+    for name, r in reports.items():
+        m = r["metrics"]
+        echo(f"      {name:<26} IoU {m['iou']:.3f}, Chamfer {m.get('chamfer_cm', float('nan')):.2f} cm")
+    net, oracle = reports["DeepHuman, oracle body"]["metrics"], reports["oracle body"]["metrics"]
+    return {"samples": n, "IoU": round(net["iou"], 3), "IoU oracle body": round(oracle["iou"], 3),
+            "IoU perturbed body": round(reports["perturbed body"]["metrics"]["iou"], 3),
+            "IoU DeepHuman with it": round(reports["DeepHuman, perturbed body"]["metrics"]["iou"], 3)}
 
 
 def stage_reconstruct(out: Path, s: DemoSettings, echo: Callable[[str], None]) -> dict:
@@ -219,7 +249,7 @@ _STAGES = (
     ("capture", "simulated subjects -> THuman items", stage_capture),
     ("synth", "items -> 4-view training corpus (small grid) with previews", stage_synth),
     ("train", "train DeepHuman (CPU preset)", stage_train),
-    ("eval", "evaluate on held-out subjects, with the SMPL-only baseline", stage_eval),
+    ("eval", "evaluate on held-out subjects: oracle body, perturbed body, the network with each", stage_eval),
     ("reconstruct", "reconstruct one held-out image to a mesh", stage_reconstruct),
     ("report", "write the HTML report", stage_report),
 )
@@ -233,7 +263,7 @@ def build_stages(settings: DemoSettings, echo: Callable[[str], None]) -> list[St
     for name, what, fn in _STAGES:
         if name == "capture":
             what = (f"{settings.subjects} simulated subjects x {settings.poses} poses -> THuman items "
-                    f"({'capture session' if settings.capture == 'session' else 'simulator ground truth, fusion bypassed'})")
+                    f"({capture_label(settings)})")
         elif name == "train":
             what = f"train DeepHuman (CPU preset, 32x48x32) for {settings.steps} steps"
         stages.append(Stage(name, what, bind(fn)))

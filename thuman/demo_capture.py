@@ -1,7 +1,11 @@
 """The demo's capture stage: simulated subjects into THuman items, two ways, one subject per
-worker process (:func:`capture_subjects`).
+worker process (:func:`capture_subjects`), or mixed.
 
-``session`` (the default): the real capture session (:class:`thuman.capture.session.CaptureSession`: body
+``mixed`` (the demo's default): the first subjects by the capture session, the others (most) as
+ground-truth items, so that a corpus large enough to train on is made within minutes and capture
+error is still in the loop.
+
+``session``: the real capture session (:class:`thuman.capture.session.CaptureSession`: body
 tracking, non-rigid fusion, post-processing) on the simulated K4A sensor, exactly as
 ``thuman capture --source sim`` runs it.
 
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-CAPTURE_MODES = ("session", "ground-truth")
+CAPTURE_MODES = ("mixed", "session", "ground-truth")
 #: The demo's prompt interval (seconds of stream time). The paper's 6 s (the default of
 #: ``thuman capture``) gives a person time to copy a pose; the simulated subject reaches it in
 #: 0.9-1.8 s, and 3 s cut 15 of the 30 frames (at 5 fps) each pose costs a CPU session while
@@ -39,6 +43,14 @@ DEPTH_MODE = "NFOV_2X2BINNED"
 
 def subject_id(i: int) -> str:
     return f"s{i:02d}"
+
+
+def subject_mode(capture: str, i: int, captured: int) -> str:
+    """How subject ``i`` is captured under ``capture`` ('mixed': the first ``captured`` by the
+    session, the others ground truth): 'session' or 'ground-truth'."""
+    if capture == "mixed":
+        return "session" if i < captured else "ground-truth"
+    return capture
 
 
 def subject_seed(run_seed: int, i: int) -> int:
@@ -85,15 +97,22 @@ def complete_subjects(dataset_dir: str | os.PathLike, poses: int) -> set:
     return {s for s, idx in have.items() if set(range(poses)) <= idx}
 
 
+def sim_source(seed: int, fps: float, wardrobe: str = "basic"):
+    """The simulator source of subject ``seed`` dressed from ``wardrobe`` (``capture.sim.outfit``)."""
+    from thuman.capture.sim.subject import make_subject
+    from thuman.capture.sources import open_source
+
+    return open_source("sim", seed=seed, depth_mode=DEPTH_MODE, fps=fps, subject=make_subject(seed, wardrobe=wardrobe))
+
+
 def capture_with_session(dataset_dir, subject: str, seed: int, poses: int, interval_s: float = 6.0,
-                         fps: float = 5.0, on_status=None) -> SubjectCapture:
+                         fps: float = 5.0, on_status=None, wardrobe: str = "basic") -> SubjectCapture:
     """Run the capture session on the simulated subject ``seed``; items 0 .. poses-1 (overwritten)."""
     from thuman.capture.fusion import FusionConfig
     from thuman.capture.session import CaptureSession, SessionConfig
-    from thuman.capture.sources import open_source
     from thuman_io.body import load_body_model
 
-    source = open_source("sim", seed=seed, depth_mode=DEPTH_MODE, fps=fps)
+    source = sim_source(seed, fps, wardrobe)
     bm = load_body_model("open")
     cfg = SessionConfig(subject=subject, poses=poses, interval_s=interval_s, overwrite=True, seed=seed,
                         device_label=getattr(source, "device", "sim"),
@@ -120,6 +139,7 @@ class CaptureJob:
     mode: str
     interval_s: float
     fps: float = 5.0
+    wardrobe: str = "basic"
 
 
 def run_capture_job(job: CaptureJob):
@@ -143,9 +163,10 @@ def run_capture_job(job: CaptureJob):
     try:
         if job.mode == "session":
             res = capture_with_session(job.dataset_dir, job.subject, job.seed, job.poses, job.interval_s, job.fps,
-                                       on_status=status_printer(job.subject, job.poses, echo))
+                                       on_status=status_printer(job.subject, job.poses, echo), wardrobe=job.wardrobe)
         else:
-            res = capture_ground_truth(job.dataset_dir, job.subject, job.seed, job.poses, job.interval_s, job.fps)
+            res = capture_ground_truth(job.dataset_dir, job.subject, job.seed, job.poses, job.interval_s, job.fps,
+                                       wardrobe=job.wardrobe)
     except ThumanError as e:
         return None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"
     return res, time.perf_counter() - t0, None
@@ -186,7 +207,7 @@ def status_printer(subject: str, poses: int, echo, every_s: float = 15.0):
 
 
 def capture_ground_truth(dataset_dir, subject: str, seed: int, poses: int, interval_s: float = 6.0,
-                         fps: float = 5.0) -> SubjectCapture:
+                         fps: float = 5.0, wardrobe: str = "basic") -> SubjectCapture:
     """Items from the simulator's ground truth at the instants a session would save them.
 
     The prompts follow the session's timing: the first when the turn (stage 1) ends, then one
@@ -196,10 +217,9 @@ def capture_ground_truth(dataset_dir, subject: str, seed: int, poses: int, inter
     import thuman_io
     from thuman.capture.camera import CV_TO_CAPTURE
     from thuman.capture.sim.sensor import SceneMesh
-    from thuman.capture.sources import open_source
     from thuman_io.item import Item, ItemMeta, RGBDFrame, TexturedMesh
 
-    source = open_source("sim", seed=seed, depth_mode=DEPTH_MODE, fps=fps)
+    source = sim_source(seed, fps, wardrobe)
     reference_pose = _reference_poses(seed)
     out = SubjectCapture(subject)
     try:
@@ -225,7 +245,7 @@ def capture_ground_truth(dataset_dir, subject: str, seed: int, poses: int, inter
                             device=f"sim-ground-truth:{seed}", reference_pose=pose, postprocessing=[],
                             extra={"source": "simulator ground truth", "capture_session": "bypassed",
                                    "note": BYPASS_NOTE, "frame_index": index, "interval_s": interval_s,
-                                   "garments": sub.outfit.garments()})
+                                   "garments": sub.outfit.garments(), "wardrobe": wardrobe})
             item = Item(mesh=mesh, smpl=posed.smpl, meta=meta, frame=frame)
             out.items.append(thuman_io.write_item(dataset_dir, item, overwrite=True))
             out.frames += 1

@@ -31,7 +31,7 @@ def reconstruct_held_out(corpus_dir, run_dir, out_dir, seed: int = 0) -> dict:
     views.png (input, reconstruction front and side, ground truth front and side). Returns a summary."""
     from thuman.figures import box_corners, fit_height, hstack, mesh_views
     from thuman.model import metrics
-    from thuman.model.body_inputs import body_inputs, read_body_params
+    from thuman.model.body_inputs import body_inputs, corpus_body_params, read_body_params
     from thuman.model.checkpoint import load_model
     from thuman.model.reconstruct import reconstruct, side_by_side, write_mesh, write_png
     from thuman_io.corpus import open_corpus
@@ -45,11 +45,7 @@ def reconstruct_held_out(corpus_dir, run_dir, out_dir, seed: int = 0) -> dict:
     sample, meta, grid = corpus.sample(index), corpus.meta(index), corpus.grid
     cfg, model, step = load_model(run_dir)
     write_png(out_dir / "input.png", sample.rgb.astype(np.float32) / 255.0)
-    params = {"pose": np.asarray(sample.smpl_full_pose).reshape(72).tolist(),
-              "betas": np.asarray(sample.smpl_betas).ravel().tolist(),
-              "transl": np.asarray(sample.smpl_transl).ravel().tolist(),
-              "item_to_view": np.asarray(sample.item_to_view).tolist(),
-              "model": str(meta.get("body_model", "open"))}
+    params = corpus_body_params(corpus, index)
     atomic_write_text(out_dir / "body.json", json.dumps(params))
     body = body_inputs(read_body_params(out_dir / "body.json"), grid)
     recon = reconstruct(model, sample.rgb, body.semantic_map, body.semantic_volume, grid)
@@ -110,7 +106,7 @@ def _read_json(path: Path):
 def collect_report(out: Path, settings) -> ReportData:
     """Everything :func:`thuman.report.build_html` needs, from a demo run folder."""
     from thuman import __version__
-    from thuman.demo import CORPUS, DATASET, EVAL, RECON, RUN, STAGE_NAMES
+    from thuman.demo import CORPUS, DATASET, EVAL, RECON, RUN, STAGE_NAMES, capture_label
     from thuman.demo_capture import BYPASS_NOTE
     from thuman.figures import curves_png, read_scalars
     from thuman.report import Evaluation, Figure, ReportData, StageLine
@@ -121,8 +117,7 @@ def collect_report(out: Path, settings) -> ReportData:
     data = ReportData(title="thuman demo: capture, synthesize, train, evaluate, reconstruct",
                       settings={"subjects": settings.subjects, "poses per subject": settings.poses,
                                 "training steps": settings.steps, "seed": settings.seed,
-                                "capture": ("capture session" if settings.capture == "session"
-                                            else "simulator ground truth (session bypassed)"),
+                                "capture": capture_label(settings), "wardrobe": settings.wardrobe,
                                 "toolkit": __version__})
     for name in STAGE_NAMES:
         m = read_marker(out, name)
@@ -132,17 +127,24 @@ def collect_report(out: Path, settings) -> ReportData:
     if settings.capture == "ground-truth":
         data.notices.append(f"Capture: {BYPASS_NOTE}. The items below are the simulator's own clothed meshes, "
                             "body parameters and sensor frames, not the output of tracking and fusion. "
-                            "Run `thuman demo` (default --capture session) to capture them with the capture session.")
+                            "Run `thuman demo --capture session` to capture them with the capture session.")
         data.capture_note = "Simulator ground truth at the instants a capture session would save its items."
+    elif settings.capture == "mixed":
+        n = min(settings.captured, settings.subjects)
+        data.notices.append(f"Capture: the first {n} subject(s) were captured by the capture session; for the other "
+                            f"{settings.subjects - n}: {BYPASS_NOTE} (their items are the simulator's own meshes), "
+                            "so that the corpus is large enough to train on within the demo's minutes.")
+        data.capture_note = (f"Subjects s00-s{n - 1:02d}: captured by the capture session on the simulated depth "
+                             f"sensor, {settings.interval_s:g} s per prompted pose; the others: simulator ground truth "
+                             "at the instants a capture session would save its items.")
     else:
         data.capture_note = ("Captured by the capture session (body tracking, non-rigid fusion, post-processing) "
                              f"on the simulated depth sensor, {settings.interval_s:g} s per prompted pose "
                              "(the demo's short interval; `thuman capture` keeps the paper's 6 s).")
     data.capture_note += (" Each picture: the RGB frame (cropped to where depth was measured), the vertex-coloured mesh "
                           "from the camera, the bare geometry from the camera and from the side.")
-    data.notices.append(f"The network was trained for {settings.steps} steps on {settings.subjects - 2} subject(s) "
-                        "at the CPU preset (32x48x32 grid): the numbers show the pipeline working end to end, "
-                        "not the paper's accuracy.")
+    data.notices.append(f"The network was trained for {settings.steps} steps at the CPU preset (32x48x32 grid), "
+                        "not the paper's 30k steps at 128x192x128: the numbers are this run's, not the paper's.")
     data.items = _item_figures(out / DATASET)
 
     corpus = open_corpus(out / CORPUS)
@@ -161,11 +163,12 @@ def collect_report(out: Path, settings) -> ReportData:
                              f"Losses per step (eq. 10 and its terms); stage 1 = steps 1-{settings.stage1_steps} "
                              "(H and R pre-trained separately), stage 2 joint fine-tuning.")
 
-    net, base = _read_json(out / EVAL / "deephuman" / "report.json"), _read_json(out / EVAL / "smpl" / "report.json")
-    if net and base:
-        data.evaluation = Evaluation(net["metrics"], base["metrics"], net.get("split", "test"), net["num_samples"],
-                                     split["test"], net.get("step"))
-    sheet = out / EVAL / "deephuman" / "sheet.png"
+    summary = _read_json(out / EVAL / "report.json")
+    if summary:
+        net = summary.get("DeepHuman, oracle body") or next(iter(summary.values()))
+        data.evaluation = Evaluation({name: r["metrics"] for name, r in summary.items()}, net.get("split", "test"),
+                                     net["num_samples"], split["test"], net.get("step"))
+    sheet = out / EVAL / "DeepHuman-oracle-body" / "sheet.png"
     if sheet.exists():
         data.eval_sheet = Figure(sheet, "Held-out samples, one per row. Columns: " + SHEET_COLUMNS + ".", scale=2)
 

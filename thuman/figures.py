@@ -147,7 +147,9 @@ def read_scalars(tensorboard_dir: str | os.PathLike) -> dict[str, list[tuple[int
 
 def curves_png(series: dict[str, list[tuple[int, float]]], stage1_steps: int | None = None,
                title: str = "training losses") -> bytes:
-    """PNG of the loss curves (log scale): one line per 'loss/...' tag, the stage boundary dashed."""
+    """PNG of the loss curves (log scale): one line per 'loss/...' tag, the stage boundary dashed;
+    beside them the validation split's loss ('val/loss', dots on the same axis) and IoU
+    ('val/iou', right axis) when the run logged them."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -162,11 +164,22 @@ def curves_png(series: dict[str, list[tuple[int, float]]], stage1_steps: int | N
             # Distinct dash patterns: the two silhouette losses often lie on top of each other.
             ax.plot(steps, values, label=tag.split("/", 1)[1], linewidth=2.4 if tag == "loss/total" else 1.4,
                     linestyle=styles[i % len(styles)], marker="o" if len(steps) < 30 else None, markersize=3)
+        val_loss, val_iou = series.get("val/loss") or [], series.get("val/iou") or []
+        if val_loss:
+            steps, values = zip(*val_loss)
+            ax.plot(steps, values, label="validation total", color="black", linestyle="none", marker="s", markersize=5)
+        if val_iou:
+            right = ax.twinx()
+            steps, values = zip(*val_iou)
+            right.plot(steps, values, color="tab:green", marker="^", linewidth=1.2, label="validation IoU")
+            right.set_ylabel("validation IoU", color="tab:green")
+            right.set_ylim(0.0, 1.0)
+            right.legend(fontsize=9, loc="lower left", bbox_to_anchor=(1.08, 0.0), frameon=False)
         if stage1_steps and losses and max(s for v in losses.values() for s, _ in v) > stage1_steps:
             ax.axvline(stage1_steps + 0.5, color="grey", linestyle="--", linewidth=1)
             ax.text(stage1_steps + 0.5, 0.02, " stage 2 (joint)", transform=ax.get_xaxis_transform(),
                     va="bottom", ha="left", fontsize=9, color="grey")
-        if losses and min(v for p in losses.values() for _, v in p) > 0:
+        if losses and min(v for p in list(losses.values()) + [val_loss] for _, v in p) > 0:
             ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("loss")

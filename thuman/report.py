@@ -59,13 +59,13 @@ class StageLine:
 
 @dataclass
 class Evaluation:
-    """Mean metrics of the network and of the SMPL-only baseline on the same held-out samples.
+    """Mean metrics of several methods on the same held-out samples.
 
-    model / baseline: metric key -> value (keys of :data:`EVAL_ROWS`); split: e.g. 'test';
-    num_samples; subjects: held-out subject ids; step: the checkpoint's training step."""
+    methods: method name -> {metric key (of :data:`EVAL_ROWS`) -> value}, in column order; the
+    first is the reference the verdict compares the network with (the oracle body). split: e.g.
+    'test'; num_samples; subjects: held-out subject ids; step: the checkpoint's training step."""
 
-    model: dict
-    baseline: dict
+    methods: dict
     split: str = "test"
     num_samples: int = 0
     subjects: list = field(default_factory=list)
@@ -160,25 +160,55 @@ def _fmt(value, fmt: str) -> str:
     return fmt.format(value)
 
 
+def _winner(values: dict, better: str):
+    """The method with the best finite value (None on a tie or with fewer than two values)."""
+    finite = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not math.isnan(v)}
+    if len(finite) < 2:
+        return None
+    ranked = sorted(finite.items(), key=lambda kv: kv[1], reverse=better == "higher")
+    return None if ranked[0][1] == ranked[1][1] else ranked[0][0]
+
+
+def verdict(ev: Evaluation) -> list[str]:
+    """One sentence per metric saying in words which method wins it, and by how much over the
+    runner-up."""
+    lines = []
+    for key, label, better, fmt in EVAL_ROWS:
+        values = {name: m.get(key) for name, m in ev.methods.items()}
+        best = _winner(values, better)
+        if best is None:
+            continue
+        others = sorted(((n, v) for n, v in values.items() if n != best and isinstance(v, (int, float))
+                         and not math.isnan(v)), key=lambda kv: kv[1], reverse=better == "higher")
+        second, value = others[0]
+        lines.append(f"{label}: {best} wins with {fmt.format(values[best])} ({better} is better), "
+                     f"ahead of {second} ({fmt.format(value)}).")
+    return lines
+
+
 def evaluation_table(ev: Evaluation) -> str:
-    """The metrics table: one row per metric, columns network / SMPL-only; the better value bold."""
+    """The metrics table: one row per metric, one column per method; the best value bold; then
+    the verdict in words."""
+    names = list(ev.methods)
     rows = []
     for key, label, better, fmt in EVAL_ROWS:
-        a, b = ev.model.get(key), ev.baseline.get(key)
-        if a is None and b is None:
+        values = {n: ev.methods[n].get(key) for n in names}
+        if all(v is None for v in values.values()):
             continue
-        best = None
-        if all(isinstance(x, (int, float)) and not math.isnan(x) for x in (a, b)) and a != b:
-            best = "a" if (a > b) == (better == "higher") else "b"
-        cells = [f"<td class='num{' best' if best == w else ''}'>{_fmt(x, fmt)}</td>" for w, x in (("a", a), ("b", b))]
+        best = _winner(values, better)
+        cells = [f"<td class='num{' best' if n == best else ''}'>{_fmt(values[n], fmt)}</td>" for n in names]
         rows.append(f"<tr><td>{html.escape(label)}</td>{''.join(cells)}<td>{better} is better</td></tr>")
     step = "" if ev.step is None else f" (checkpoint at step {ev.step})"
     head = (f"<p class='note'>{ev.num_samples} held-out samples (split '{html.escape(ev.split)}', subjects "
-            f"{html.escape(', '.join(map(str, ev.subjects)) or '?')}); network{step} against the SMPL-only "
-            "baseline (the body fit's semantic volume taken as the shape: no clothing, no network). "
-            "A dash: the metric does not apply (the baseline has no refiner).</p>")
-    return (head + "<table><tr><th>metric</th><th>DeepHuman</th><th>SMPL only</th><th></th></tr>"
-            + "".join(rows) + "</table>")
+            f"{html.escape(', '.join(map(str, ev.subjects)) or '?')}); network{step}. The oracle body is the "
+            "corpus's own body (the simulator's ground truth) voxelised as the shape, no clothing and no network; "
+            "the perturbed body is that body with a fitting error the size of published estimators' (SPIN on "
+            "3DPW), as a body fitted to a real image would be. A dash: the metric does not apply "
+            "(the bodies have no refiner).</p>")
+    header = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    words = "".join(f"<li>{html.escape(line)}</li>" for line in verdict(ev))
+    return (head + f"<table><tr><th>metric</th>{header}<th></th></tr>" + "".join(rows) + "</table>"
+            + (f"<p class='note'>Which method wins:</p><ul>{words}</ul>" if words else ""))
 
 
 def build_html(data: ReportData) -> str:

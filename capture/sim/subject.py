@@ -7,8 +7,14 @@ canonical pose (the model's T-pose with the subject's betas):
   over the torso and the upper arms (sleeve length from the outfit);
 - trousers (or shorts): the SDF offset over legs and hips down to the hem;
 - skirt (or the dress's skirt): a flared elliptic cone from the waist to the hem, around both legs;
-- hair: an ellipsoid around the skull, cut away from the face, longer at the back for long hair;
-- shoes: a thin shell on the feet.
+- hair: an ellipsoid around the skull, cut away from the face, longer at the back for long hair,
+  with a ponytail for tied hair;
+- shoes: a thin shell on the feet;
+- jacket / coat / hoodie (the 'thuman' wardrobe): the SDF offset by the outer looseness over the
+  torso and both arms to the wrists, down to the hips; a coat continues below the hips as a
+  flared cone to the knees; an open front is cut away in a vertical slot over the chest and
+  belly; a hoodie's hood is an ellipsoid lying on the upper back; wide trousers grow their offset
+  from the hips to the hem.
 
 They are unioned with the body (min of SDFs), meshed once by marching cubes (closed, watertight),
 coloured per garment with a pattern, and skinned by the LBS weights of the nearest body vertices
@@ -16,7 +22,8 @@ coloured per garment with a pattern, and skinned by the LBS weights of the neare
 follow the pelvis and head instead of tearing between the legs). Per frame the mesh is posed by
 linear blend skinning (:func:`pose_vertices`), like the body.
 
-Everything is derived from a seed: betas, garment set, colours (:func:`sample_outfit`).
+Everything is derived from a seed: betas, garment set, colours (:func:`sample_outfit` from the
+subject's wardrobe).
 """
 from __future__ import annotations
 
@@ -41,8 +48,8 @@ _SHIN = [J["left_knee"], J["right_knee"]]
 _FOOT = [J[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 
 #: Surface labels of the clothed mesh (vertex -> what it is), for colour and skinning.
-LABELS = ("skin", "shirt", "trousers", "skirt", "hair", "shoes")
-SKIN, SHIRT, TROUSERS, SKIRT, HAIR, SHOES = range(6)
+LABELS = ("skin", "shirt", "trousers", "skirt", "hair", "shoes", "outer")
+SKIN, SHIRT, TROUSERS, SKIRT, HAIR, SHOES, OUTER = range(7)
 
 
 @dataclass
@@ -144,18 +151,24 @@ def _pattern(kind: str, p: np.ndarray, period: float = 0.06) -> np.ndarray:
     if kind == "checks":
         a = np.floor(p[:, 0] / period) + np.floor(p[:, 1] / period) + np.floor(p[:, 2] / period)
         return np.where(a % 2 == 0, 1.0, 0.75)
+    if kind == "print":      # a dotted print: dots on a staggered lattice
+        q = p / (0.6 * period)
+        d = (q - np.round(q)) ** 2
+        return np.where(d.sum(axis=1) < 0.09, 0.55, 1.0)
     return np.ones(len(p))
 
 
 def _colorize(v: np.ndarray, labels: np.ndarray, outfit: Outfit, rig: BodyRig, rng: np.random.Generator) -> np.ndarray:
     col = np.zeros((len(v), 3), np.float64)
     base = {SKIN: outfit.skin_color, SHIRT: outfit.shirt_color, TROUSERS: outfit.trousers_color,
-            SKIRT: outfit.skirt_color, HAIR: outfit.hair_color, SHOES: outfit.shoes_color}
+            SKIRT: outfit.skirt_color, HAIR: outfit.hair_color, SHOES: outfit.shoes_color,
+            OUTER: outfit.outer_color}
     for lab, c in base.items():
         col[labels == lab] = c
     f = np.ones(len(v))
     f[labels == SHIRT] = _pattern(outfit.shirt_pattern, v[labels == SHIRT])
     f[labels == SKIRT] = _pattern(outfit.skirt_pattern, v[labels == SKIRT], 0.08)
+    f[labels == OUTER] = _pattern(outfit.outer_pattern, v[labels == OUTER], 0.1)
     grain = {TROUSERS: 0.10, HAIR: 0.25, SKIN: 0.03}  # denim grain, hair strands, skin mottling
     for lab, g in grain.items():
         sel = labels == lab
@@ -187,7 +200,10 @@ def build_clothed_subject(rig: BodyRig, outfit: Outfit, voxel_m: float = 0.01, s
     part = rig.weights.argmax(axis=1)
     lo, hi = v.min(0) - 0.15, v.max(0) + 0.15
     shape = tuple(int(np.ceil((hi[i] - lo[i]) / voxel_m)) + 1 for i in range(3))
-    sdf_body, band = _body_sdf_grid(rig, lo, shape, voxel_m, (-0.05, 0.10))
+    # The band of exact distances reaches past the loosest offset (0.10 m for the basic wardrobe).
+    reach = max(outfit.shirt_loose + 0.012, outfit.outer_loose + 0.02 if outfit.outer else 0.0,
+                outfit.trousers_wide + 0.013)
+    sdf_body, band = _body_sdf_grid(rig, lo, shape, voxel_m, (-0.05, max(0.10, reach + 0.02)))
     grid = lo + voxel_m * np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), -1)
     x, y, z = grid[..., 0], grid[..., 1], grid[..., 2]
 
@@ -217,7 +233,10 @@ def build_clothed_subject(rig: BodyRig, outfit: Outfit, voxel_m: float = 0.01, s
     if outfit.trousers:
         t_hem = ankle_y + 0.04 if outfit.trousers == "long" else knee_y + 0.12
         covered = np.isin(near, _THIGH + _SHIN + _FOOT + [J["pelvis"], J["spine1"]]) & (y > t_hem) & (y < waist_y)
-        terms[TROUSERS] = np.where(covered, sdf_body - 0.013, inf)
+        offset = 0.013
+        if outfit.trousers_wide > 0:      # wide legs: looser from the hips to the hem
+            offset = 0.013 + outfit.trousers_wide * np.clip((hip_y - y) / (hip_y - t_hem), 0, 1)
+        terms[TROUSERS] = np.where(covered, sdf_body - offset, inf)
 
     # Skirt: a flared elliptic cone from the waist to the hem around both legs.
     if outfit.skirt_length is not None:
@@ -248,6 +267,15 @@ def build_clothed_subject(rig: BodyRig, outfit: Outfit, voxel_m: float = 0.01, s
     sides_ok = np.maximum(y - ear_y, head[2] - 0.045 - z)      # below the ears: only at the back
     bottom = neck[1] - 0.14 if long_hair else ear_y - 0.03
     terms[HAIR] = np.maximum.reduce([ell, -face_ok, -sides_ok, bottom - y]).astype(np.float32)
+    if outfit.hair == "tied":     # a ponytail hanging from the back of the head
+        tail_c = np.array([hc[0], head[1] - 0.03, hc[2] - hr[2] - 0.025])
+        tail_r = np.array([0.035, 0.09, 0.035])
+        tail = (np.sqrt(((x - tail_c[0]) / tail_r[0]) ** 2 + ((y - tail_c[1]) / tail_r[1]) ** 2
+                        + ((z - tail_c[2]) / tail_r[2]) ** 2) - 1.0) * tail_r.min()
+        terms[HAIR] = np.minimum(terms[HAIR], tail.astype(np.float32))
+
+    if outfit.outer is not None:
+        terms[OUTER] = _outer_garment(outfit, sdf_body, near, x, y, z, v, Jr, hem_y, hip_y, knee_y)
 
     # Shoes: a thin shell over the feet.
     covered = np.isin(near, _FOOT) & (y < ankle_y + 0.03)
@@ -269,7 +297,9 @@ def build_clothed_subject(rig: BodyRig, outfit: Outfit, voxel_m: float = 0.01, s
     labels = np.array(labels_order)[which].astype(np.int8)
 
     # Skinning: inverse-distance average of the k nearest body vertices' weights.
-    k_near = np.where(np.isin(labels, [SKIRT, HAIR]), 24, 4)
+    # a coat's skirt follows the pelvis like a skirt; its upper part and sleeves like a shirt
+    flowing = np.isin(labels, [SKIRT, HAIR]) | ((labels == OUTER) & (verts[:, 1] < hip_y))
+    k_near = np.where(flowing, 24, 4)
     d, nn = tree.query(verts, k=24, workers=-1)
     wgt = 1.0 / np.maximum(d, 1e-4)
     wgt[np.arange(24)[None, :] >= k_near[:, None]] = 0.0
@@ -277,6 +307,41 @@ def build_clothed_subject(rig: BodyRig, outfit: Outfit, voxel_m: float = 0.01, s
     colors = _colorize(verts, labels, outfit, rig, np.random.default_rng([seed, 0xC0102]))
     return ClothedSubject(vertices=verts.astype(np.float32), faces=faces.astype(np.int32), colors=colors,
                           labels=labels, weights=weights.astype(np.float32), rig=rig, outfit=outfit, seed=seed)
+
+
+def _outer_garment(outfit: Outfit, sdf_body, near, x, y, z, v, Jr, hem_y: float, hip_y: float,
+                   knee_y: float) -> np.ndarray:
+    """SDF of a jacket, coat or hoodie (float32, the grid's shape): the body offset by the outer
+    looseness over the torso and the whole arms, from the neck to the hips; a coat's flared
+    skirt to the knees; an open front slot; a hoodie's hood. Metres, canonical pose."""
+    neck, spine2 = Jr[J["neck"]], Jr[J["spine2"]]
+    wr_x = abs(Jr[J["left_wrist"]][0]) - 0.03
+    bottom = hem_y + 0.04 if outfit.outer != "hoodie" else hem_y + 0.02
+    arms = np.isin(near, _UPPER_ARM + _FOREARM) & (np.abs(x) < wr_x)
+    covered = (np.isin(near, _TORSO + _THIGH) | arms) & (y > bottom) & (y < neck[1] - 0.02)
+    loose = 0.02 + outfit.outer_loose * np.clip((spine2[1] + 0.1 - y) / (spine2[1] + 0.1 - bottom), 0.3, 1)
+    loose = np.where(np.abs(x) > abs(Jr[J["left_shoulder"]][0]), 0.02 + 0.4 * outfit.outer_loose, loose)
+    inf = np.float32(np.inf)
+    sdf = np.where(covered, sdf_body - loose, inf).astype(np.float32)
+    if outfit.outer == "coat":    # below the hips: a flared cone around both legs to the knees
+        top, low = bottom + 0.02, knee_y - 0.06
+        ring = v[np.abs(v[:, 1] - hip_y + 0.05) < 0.03]
+        cz = 0.5 * (ring[:, 2].max() + ring[:, 2].min())
+        a0 = np.abs(ring[:, 0]).max() + 0.02 + outfit.outer_loose
+        b0 = 0.5 * (ring[:, 2].max() - ring[:, 2].min()) + 0.02 + outfit.outer_loose
+        grow = 1.0 + 0.25 * np.clip((top - y) / max(top - low, 1e-3), 0, 1)
+        cone = (np.sqrt((x / (a0 * grow)) ** 2 + ((z - cz) / (b0 * grow)) ** 2) - 1.0) * b0 * grow
+        sdf = np.minimum(sdf, np.maximum.reduce([cone, y - top - 0.04, low - y]).astype(np.float32))
+    if outfit.outer_open:         # the front hangs open over the chest and belly
+        gap = 0.06
+        keep = np.maximum(np.abs(x) - gap, spine2[2] - z)      # > 0 outside the slot
+        sdf = np.maximum(sdf, -keep).astype(np.float32)
+    if outfit.outer == "hoodie":  # the hood, lying on the upper back below the neck
+        c = np.array([neck[0], neck[1] - 0.02, neck[2] - 0.11])
+        r = np.array([0.12, 0.09, 0.06])
+        hood = (np.sqrt(((x - c[0]) / r[0]) ** 2 + ((y - c[1]) / r[1]) ** 2 + ((z - c[2]) / r[2]) ** 2) - 1.0) * r.min()
+        sdf = np.minimum(sdf, hood.astype(np.float32))
+    return sdf
 
 
 def _largest_component(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -316,18 +381,20 @@ def pose_vertices(vertices: np.ndarray, weights: np.ndarray, A: np.ndarray) -> n
                      for r in range(3)], axis=1)
 
 
-def make_subject(seed: int, body_model: str = "open", voxel_m: float = 0.01, disk_cache: bool = True) -> ClothedSubject:
-    """The clothed subject of ``seed`` (betas, outfit, colours from the seed).
+def make_subject(seed: int, body_model: str = "open", voxel_m: float = 0.01, disk_cache: bool = True,
+                 wardrobe: str = "basic") -> ClothedSubject:
+    """The clothed subject of ``seed`` (betas, outfit, colours from the seed) dressed from
+    ``wardrobe`` ('basic' or 'thuman', see :mod:`thuman.capture.sim.outfit`).
 
     Cached per process, and on disk (``$THUMAN_CACHE``, else ``~/.cache/thuman``, folder ``sim``)
     under a key that covers the seed, the voxel size, the body model's arrays and this module's
     source, so a stale entry cannot be used: building takes seconds, loading milliseconds.
     """
-    return _make_subject(int(seed), str(body_model), float(voxel_m), bool(disk_cache))
+    return _make_subject(int(seed), str(body_model), float(voxel_m), bool(disk_cache), str(wardrobe))
 
 
 @functools.lru_cache(maxsize=8)
-def _make_subject(seed: int, body_model: str, voxel_m: float, disk_cache: bool) -> ClothedSubject:
+def _make_subject(seed: int, body_model: str, voxel_m: float, disk_cache: bool, wardrobe: str = "basic") -> ClothedSubject:
     import hashlib
     from pathlib import Path
 
@@ -336,7 +403,7 @@ def _make_subject(seed: int, body_model: str, voxel_m: float, disk_cache: bool) 
     rng = np.random.default_rng([seed, 0x5B7EC7])
     bm = load_body_model(body_model)
     betas = sample_betas(rng, int(getattr(bm, "num_betas", 10)))
-    outfit = sample_outfit(rng)
+    outfit = sample_outfit(rng, wardrobe)
     rig = body_rig(bm, betas)
     h = hashlib.sha256(Path(__file__).read_bytes())
     for a in (rig.vertices, rig.faces, rig.weights, rig.joints, np.array([seed, voxel_m])):
@@ -346,7 +413,8 @@ def _make_subject(seed: int, body_model: str, voxel_m: float, disk_cache: bool) 
     if disk_cache:
         from thuman_io.body.model_files import cache_dir
 
-        path = cache_dir() / "sim" / f"subject-{seed}-{h.hexdigest()[:20]}.npz"
+        tag = "" if wardrobe == "basic" else f"{wardrobe}-"
+        path = cache_dir() / "sim" / f"subject-{tag}{seed}-{h.hexdigest()[:20]}.npz"
         if path.is_file():
             try:
                 with np.load(path) as d:
