@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from thuman.capture.camera import CameraModel, capture_to_cv, project
 from thuman.capture.sim.noise import DepthNoise, apply_depth_noise  # noqa: F401 (re-exported)
 from thuman_io.errors import InputError
 from thuman_io.geometry import vertex_normals
@@ -41,6 +42,11 @@ class DepthMode:
     @property
     def K(self) -> np.ndarray:
         return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1.0]])
+
+    @property
+    def camera(self) -> CameraModel:
+        """The mode's ideal pinhole as a :class:`~thuman.capture.camera.CameraModel`."""
+        return CameraModel.pinhole(self.K, self.width, self.height)
 
 
 def _mode(name, w, h, f, near, far, fps):
@@ -139,8 +145,7 @@ class Renderer:
         v = np.concatenate([np.asarray(m.vertices, np.float64) for m in meshes])
         if np.any(v[:, 2] > -0.1):
             return full
-        u = self.mode.fx * v[:, 0] / -v[:, 2] + self.mode.cx
-        r = self.mode.fy * -v[:, 1] / -v[:, 2] + self.mode.cy
+        u, r = project(capture_to_cv(v), self.mode.camera).T
         c0, c1 = int(np.floor(u.min())) - 2, int(np.ceil(u.max())) + 3
         r0, r1 = int(np.floor(r.min())) - 2, int(np.ceil(r.max())) + 3
         c0, c1 = max(c0, 0), min(c1, self.mode.width)
@@ -263,7 +268,6 @@ class SimSensor:
             raise InputError(None, f"background '{self.background}' unknown; use 'none' or 'room'")
         if self.lens not in LENSES:
             raise InputError(None, f"lens '{self.lens}' unknown; use one of {', '.join(LENSES)}")
-        from thuman.capture.camera import CameraModel
 
         static = room_meshes(self.floor_y) if self.background == "room" else ()
         self._resampler = None
@@ -279,7 +283,7 @@ class SimSensor:
             render_mode = self._resampler.render_mode
         else:
             self.k4a_calibration = ""
-            self.camera = CameraModel.pinhole(self.mode.K, self.mode.width, self.mode.height)
+            self.camera = self.mode.camera
             self.color_camera = CameraModel.pinhole(COLOR_K_720P, 1280, 720)
             self.depth_to_color = DEPTH_TO_COLOR.copy()
             render_mode = self.mode
