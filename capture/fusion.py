@@ -32,8 +32,8 @@ from thuman.capture.body_tracking import BodyState, BodyTracker, SurfaceTargets,
 from thuman.capture.camera import backproject, cv_to_capture, depth_mm_to_m
 from thuman.capture.frames import Frame
 from thuman.capture.node_graph import (NodeGraph, arap_energy, bind_residuals, build_graph, node_transforms,
-                                       point_weights, sample_nodes, warp_normals, warp_points,
-                                       warp_points_by_matrix, weight_matrix)
+                                       point_weights, sample_nodes, warp_by_matrix, warp_matrix, warp_normals,
+                                       warp_points)
 from thuman.capture.optim import Adam
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
 from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf, sample_weight
@@ -107,14 +107,14 @@ class FrameReport:
 class FusionBand:
     """The voxels fused every frame (a band around the canonical body), float32 torch:
     ids (M,) int64 voxel ids, centres (M, 3) canonical centres (metres), node_idx / node_w (M, k)
-    their nodes and weights (``node_graph.point_weights``), matrix the same weights as a sparse
-    (M, N) matrix."""
+    their nodes and weights (``node_graph.point_weights``), matrix the whole warp of the centres
+    as one sparse (M, 4 N) matrix (``node_graph.warp_matrix``)."""
 
     ids: torch.Tensor
     centres: torch.Tensor
     node_idx: torch.Tensor
     node_w: torch.Tensor
-    matrix: torch.Tensor  # (M, N) sparse CSR of node_idx / node_w (node_graph.weight_matrix)
+    matrix: torch.Tensor  # (M, 4 N) sparse CSR: node_w times [centre; 1] (node_graph.warp_matrix)
 
 
 @dataclass
@@ -246,7 +246,7 @@ class DoubleFusion:
             depth = torch.as_tensor(depth_mm_to_m(frame.depth_mm), device=self.device)
             color = torch.as_tensor(frame.color, device=self.device)
             band = self._band
-            live = warp_points_by_matrix(self._node_maps, band.matrix, band.centres)
+            live = warp_by_matrix(self._node_maps, band.matrix)
             updated = integrate(self.volume, depth, frame.camera, color, live_centres=live, ids=band.ids,
                                 update_color=update_color)
             self._mesh_dirty = True
@@ -351,7 +351,7 @@ class DoubleFusion:
     def _make_band(self, ids: torch.Tensor) -> FusionBand:
         centres = self.volume.voxel_centres(ids)
         idx, w = point_weights(self.graph, centres)
-        return FusionBand(ids, centres, idx, w, weight_matrix(idx, w, self.graph.num_nodes))
+        return FusionBand(ids, centres, idx, w, warp_matrix(idx, w, centres, self.graph.num_nodes))
 
     def _joint_transforms(self, body: BodyState) -> torch.Tensor:
         """(24, 4, 4) float32 canonical -> live joint maps for ``body`` (``warp.canonical_to_live``)."""

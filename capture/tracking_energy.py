@@ -95,17 +95,41 @@ class ModelPoints:
 @dataclass
 class Correspondences:
     """Data of one step: model point ``model_ids`` (P,) pulls toward ``targets`` (P, 3) metres;
-    ``normals`` (P, 3) unit (point-to-plane only), taken at the linearisation point."""
+    ``normals`` (P, 3) unit (point-to-plane only), taken at the linearisation point.
+
+    ``counts`` (P,) float, optional: how many depth points each row stands for. The c depth points
+    that share one model point (and so its normal) give the same Jacobian and Gauss-Newton step as
+    one row toward their mean target weighted by c (their energy differs by a constant only), so the
+    solver can stack one row per distinct model point (:func:`merge_by_model_point`)."""
 
     model_ids: torch.Tensor
     targets: torch.Tensor
     normals: Optional[torch.Tensor] = None
+    counts: Optional[torch.Tensor] = None
+
+
+def merge_by_model_point(model_ids: torch.Tensor, targets: torch.Tensor,
+                         model_normals: Optional[torch.Tensor] = None):
+    """Correspondences model point ``model_ids`` (P,) -> ``targets`` (P, 3) with one row per distinct
+    model point: (Correspondences toward the mean target of each model point's depth points, with
+    their ``counts`` and the normals ``model_normals[model]`` ((M, 3) over all model points, or
+    None), inverse (P,) index from the P rows to the merged ones)."""
+    uniq, inv = torch.unique(model_ids, return_inverse=True)
+    dt, dev = targets.dtype, targets.device
+    counts = torch.zeros(len(uniq), dtype=dt, device=dev).index_add_(0, inv, torch.ones(len(inv), dtype=dt, device=dev))
+    sums = torch.zeros((len(uniq), 3), dtype=dt, device=dev).index_add_(0, inv, targets)
+    normals = None if model_normals is None else model_normals[uniq]
+    return Correspondences(uniq, sums / counts[:, None], normals, counts), inv
 
 
 def _data(params, model, corr, weight, sigma_m, count, posed):
-    """(differences v(i) - p_i (P, 3), Jacobian of v (P, 3, n), scale sqrt(weight / count) / sigma)."""
+    """(differences v(i) - p_i (P, 3), Jacobian of v (P, 3, n), scale (P, 1): sqrt(weight / count) / sigma,
+    times sqrt(counts) when rows stand for several depth points)."""
     v, jac = posed if posed is not None else model.posed(params, corr.model_ids)
-    return v - corr.targets, jac, (weight / count) ** 0.5 / sigma_m
+    s = torch.full((len(v), 1), (weight / count) ** 0.5 / sigma_m, dtype=v.dtype, device=v.device)
+    if corr.counts is not None:
+        s = s * corr.counts.sqrt()[:, None]
+    return v - corr.targets, jac, s
 
 
 def point_to_plane(params: BodyParams, model: ModelPoints, corr: Correspondences, weight: float,
@@ -114,14 +138,16 @@ def point_to_plane(params: BodyParams, model: ModelPoints, corr: Correspondences
     jacobian) of ``model.posed(params, corr.model_ids)`` when the caller has them already (terms
     sharing correspondences pose them once); the same for :func:`point_to_point`."""
     diff, jac, s = _data(params, model, corr, weight, sigma_m, count, posed)
-    return Residuals(s * (corr.normals * diff).sum(-1), s * torch.einsum("pc,pcn->pn", corr.normals, jac))
+    nj = (corr.normals[:, :, None] * jac).sum(1)  # not einsum: a batch of (1, 3) @ (3, n) products is slow
+    return Residuals(s[:, 0] * (corr.normals * diff).sum(-1), s * nj)
 
 
 def point_to_point(params: BodyParams, model: ModelPoints, corr: Correspondences, weight: float,
                    sigma_m: float, count: int, posed: Optional[tuple] = None) -> Residuals:
     """sqrt(weight / count) / sigma * (v(i) - p_i): (3P,) residuals (x, y, z of each point)."""
     diff, jac, s = _data(params, model, corr, weight, sigma_m, count, posed)
-    return Residuals(s * diff.reshape(-1), s * jac.reshape(3 * len(diff), -1))
+    s3 = s.expand(-1, 3).reshape(-1, 1)
+    return Residuals(s3[:, 0] * diff.reshape(-1), s3 * jac.reshape(3 * len(diff), -1))
 
 
 def _diagonal(params: BodyParams, scale: torch.Tensor, offset: torch.Tensor) -> Residuals:

@@ -83,9 +83,12 @@ def body_skinning_weights(body_model) -> np.ndarray:
 
 def blend(transforms: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """(J, 4, 4) transforms, (P, J) weights -> (P, 3, 4) blended affine maps."""
-    return torch.einsum("pj,jab->pab", weights, transforms[:, :3, :])
+    j = transforms.shape[0]
+    return (weights @ transforms[:, :3, :].reshape(j, 12)).reshape(-1, 3, 4)  # one matrix product
 
 
 def apply(maps: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """(P, 3, 4) affine maps applied to (P, 3) points -> (P, 3)."""
-    return (maps[:, :, :3] @ points[:, :, None])[..., 0] + maps[:, :, 3]
+    # Written out: a batch of P (3, 3) @ (3, 1) products is several times slower on CPU.
+    return (maps[:, :, 0] * points[:, 0:1] + maps[:, :, 1] * points[:, 1:2] + maps[:, :, 2] * points[:, 2:3]
+            + maps[:, :, 3])

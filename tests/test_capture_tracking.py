@@ -107,7 +107,7 @@ def test_segmentation_removes_floor_and_wall():
 
 def test_band_warp_by_sparse_matrix_equals_the_gather_warp():
     """The fusion band is warped by one sparse product per frame; it must equal warp_points."""
-    from thuman.capture.node_graph import point_weights, warp_points, warp_points_by_matrix, weight_matrix
+    from thuman.capture.node_graph import point_weights, warp_by_matrix, warp_matrix, warp_points
     from thuman.capture.node_graph import build_graph, sample_nodes
 
     rng = np.random.default_rng(3)
@@ -117,5 +117,5 @@ def test_band_warp_by_sparse_matrix_equals_the_gather_warp():
     x = torch.as_tensor(rng.normal(size=(2000, 3)), dtype=torch.float32) * 0.3
     idx, w = point_weights(g, x)
     a = warp_points(maps, idx, w, x)
-    b = warp_points_by_matrix(maps, weight_matrix(idx, w, g.num_nodes), x)
+    b = warp_by_matrix(maps, warp_matrix(idx, w, x, g.num_nodes))
     assert torch.allclose(a, b, atol=1e-5)
