@@ -33,14 +33,25 @@ def parse_seeds(text: str) -> list:
 
 
 def apply_settings(cfg, settings: list):
-    """``section.field=value`` overrides of SessionConfig's fusion/tracking/postprocess settings."""
+    """``section.field=value`` (or ``section.sub.field=value``, e.g. ``fusion.loss.max_residual_m=0.012``)
+    overrides of SessionConfig's fusion/tracking/postprocess settings."""
+    def put(obj, path, value):
+        head, rest = path[0], path[1:]
+        old = getattr(obj, head)
+        if rest:
+            return replace(obj, **{head: put(old, rest, value)})
+        if isinstance(old, bool):
+            new = value.lower() in ("1", "true", "yes", "on")
+        elif isinstance(old, tuple):
+            new = tuple(float(x) for x in value.split(":") if x)
+        else:
+            new = type(old)(value)
+        return replace(obj, **{head: new})
+
     for s in settings:
         key, _, value = s.partition("=")
-        section, _, name = key.partition(".")
-        sub = getattr(cfg, section)
-        old = getattr(sub, name)
-        new = value.lower() in ("1", "true", "yes", "on") if isinstance(old, bool) else type(old)(value)
-        setattr(cfg, section, replace(sub, **{name: new}))
+        section, *path = key.split(".")
+        setattr(cfg, section, put(getattr(cfg, section), path, value))
     return cfg
 
 
@@ -110,12 +121,16 @@ def run_seed(seed: int, args, settings: list, joint_names) -> list:
             result = session.run()
             wall = time.perf_counter() - t0
     rows = []
+    events = session.fusion.events
     for path, e in zip(result.items, result.errors):
-        rows.append((seed, path.stem, e.surface_mean_mm, e.surface_p95_mm, e.joint_mean_mm))
+        rows.append((seed, path.stem, e.surface_mean_mm, e.surface_p95_mm, e.joint_mean_mm, len(events)))
         print(f"  seed {seed} item {path.stem}: surface mean {e.surface_mean_mm:5.1f} mm, p95 "
               f"{e.surface_p95_mm:5.1f} mm; joint {e.joint_mean_mm:5.1f} mm", flush=True)
+    for index, text in events:
+        print(f"    frame {index}: {text}", flush=True)
     print(f"  seed {seed}: {result.stop_reason}, {result.frames} frames, coverage {result.coverage:.2f}, "
-          f"{wall:.0f} s", flush=True)
+          f"{len(events)} losses detected, betas {np.round(session.fusion.canonical.betas[:3], 2)}, {wall:.0f} s",
+          flush=True)
     return rows
 
 
@@ -123,11 +138,20 @@ def summarize(label: str, rows: list) -> None:
     if not rows:
         print(f"{label}: no items")
         return
-    a = np.array([r[2:] for r in rows])
+    a = np.array([r[2:5] for r in rows])
     med, worst = np.median(a, 0), a.max(0)
     print(f"{label}: {len(rows)} items; surface mean median {med[0]:.1f} mm (worst {worst[0]:.1f}), "
           f"p95 median {med[1]:.1f} mm (worst {worst[1]:.1f}), joint median {med[2]:.1f} mm "
           f"(worst {worst[2]:.1f}); items with joint error > 40 mm: {int((a[:, 2] > 40).sum())}")
+    # A subject counts as lost when one of its items is worse than twice the done-when's joint
+    # median (2 x 20 mm): the body is then off by a limb or a turn, not by a shape error.
+    seeds = sorted({r[0] for r in rows})
+    lost = sorted({r[0] for r in rows if r[4] > 40.0})
+    losses = sum({r[0]: r[5] for r in rows}.values())
+    ratio = worst / np.maximum(med, 1e-9)
+    print(f"{label}: subjects lost (an item > 40 mm joint error): {len(lost)} of {len(seeds)} {lost}; "
+          f"losses detected and handled: {losses}; worst / median: surface {ratio[0]:.2f}, p95 {ratio[1]:.2f}, "
+          f"joint {ratio[2]:.2f}")
 
 
 def main():

@@ -88,6 +88,13 @@ class TrackingConfig:
     initial_arm_down_rad: the first frame starts from a rough A-pose, arms this far below the
     horizontal (DoubleFusion's performer starts in one; from the T-pose the fit folded an arm on
     simulator seed 3: 79 against 50 mm joint error after the first frame).
+    first_frame_shape / w_shape_prior_first: the shape is fitted on the first frame (off: held at
+    the mean), held back toward the mean by a shape prior ten times the later one, and solved
+    against the fused surface only once the turn has shown the body
+    (``FusionConfig.shape_after_coverage``, ``DoubleFusion.refine_shape``). From one front view
+    with the weak prior (0.01) simulator seed 5, a flared skirt, took an extreme shape (beta_1,
+    beta_2 = -1.6, -2.4 against the truth's -0.55, 0.1; with 0.1: -0.55, -0.42); the mean shape
+    instead raised the first frame's joint error of seed 1 from 20 to 30 mm.
     """
 
     sigma_m: float = 0.01
@@ -110,6 +117,8 @@ class TrackingConfig:
     occlusion_cell_m: float = 0.03
     occlusion_tol_m: float = 0.05
     initial_arm_down_rad: float = 0.7
+    first_frame_shape: bool = True
+    w_shape_prior_first: float = 0.1
     seed: int = 0
 
 
@@ -232,7 +241,8 @@ class BodyTracker:
     def track(self, points: np.ndarray, iterations: Optional[int] = None,
               fit_shape: Optional[bool] = None, init: Optional[BodyState] = None,
               depth_m: Optional[np.ndarray] = None, K=None,
-              time_s: Optional[float] = None, surface: Optional[SurfaceTargets] = None) -> BodyState:
+              time_s: Optional[float] = None, surface: Optional[SurfaceTargets] = None,
+              fresh: bool = False) -> BodyState:
         """Fit the body to one frame's depth points.
 
         points: (P, 3) float32 metres, capture frame (the subject's points only).
@@ -243,13 +253,15 @@ class BodyTracker:
         init: a starting state (default: the prediction from the previous frames, else
         :meth:`initial_state`). time_s: the frame's time (seconds), for the prediction.
         surface: the fused surface as model points (not with shape fitting, which needs the body).
+        fresh: fit ``init`` as a first frame is (root and translation first, wider correspondences,
+        no temporal term): the re-initialisation of ``thuman.capture.recovery``.
         Returns the new state (also kept as ``self.state``).
         """
         cfg = self.cfg
-        first = self.state is None and init is None
+        first = (self.state is None and init is None) or fresh
         prev = init or self.predict(time_s) or self.initial_state(points)
         iterations = iterations or (cfg.first_iterations if first else cfg.iterations)
-        fit_shape = first if fit_shape is None else fit_shape
+        fit_shape = (first and cfg.first_frame_shape) if fit_shape is None else fit_shape
         self._surface = None if fit_shape else surface
         self._K = None if K is None else as_camera(K, None if depth_m is None else np.shape(depth_m))
         pts = torch.as_tensor(self.subsample(points), dtype=torch.float32, device=self.device)
@@ -346,7 +358,7 @@ class BodyTracker:
                                             cfg.w_free_space, cfg.sigma_m, m))
         terms.append(pose_prior(params, cfg.w_pose_prior))
         if params.fit_shape:
-            terms.append(shape_prior(params, cfg.w_shape_prior))
+            terms.append(shape_prior(params, cfg.w_shape_prior_first))
         if predicted is not None:
             terms.append(temporal(params, predicted, cfg.w_temporal, cfg.w_temporal_root))
         rms = float((data.normals[inv] * (posed_data[0][inv] - targets)).sum(-1).pow(2).mean().sqrt())

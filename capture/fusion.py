@@ -35,8 +35,12 @@ from thuman.capture.node_graph import (NodeGraph, arap_energy, bind_residuals, b
                                        point_weights, sample_nodes, warp_by_matrix, warp_matrix, warp_normals,
                                        warp_points)
 from thuman.capture.optim import Adam
+from thuman.capture.recovery import RecoveryConfig, recover
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
+from thuman.capture.tracking_health import (LossConfig, TrackingHealth, assess, free_space_fraction, free_space_limit,
+                                            residual_limit, rotation_angle, unexplained_fraction)
 from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf, sample_weight
+from thuman.capture.visibility import unoccluded
 from thuman.capture.warp import blend, body_skinning_weights, canonical_to_live, rest_to_posed
 from thuman_io.errors import TrackingLost
 from thuman_io.geometry import vertex_normals
@@ -59,6 +63,10 @@ class FusionConfig:
     this from the fused surface stay model points (parts not seen yet).
     subject_margin_m: depth points further than this from the predicted body are background.
     max_depth_m: depth beyond this is ignored.
+    shape_after_coverage: the shape is held back (mean shape, or the first frame's fit with
+    ``TrackingConfig.first_frame_shape``) until the turn's coverage (``coverage_seen``, set by the
+    session) reaches this; the first refinement after it runs ``shape_iterations`` x 4 steps.
+    loss / recovery: loss detection (``tracking_health``) and re-initialisation (``recovery``).
     """
 
     voxel_size_m: float = 0.01
@@ -79,6 +87,9 @@ class FusionConfig:
     surface_cover_m: float = 0.03
     subject_margin_m: float = 0.25
     max_depth_m: float = 4.0
+    shape_after_coverage: float = 0.6
+    loss: LossConfig = field(default_factory=LossConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     device: str = "cpu"
     seed: int = 0
 
@@ -101,6 +112,8 @@ class FrameReport:
     segment_s: float = 0.0
     body_s: float = 0.0
     nodes_s: float = 0.0
+    health: Optional[TrackingHealth] = None
+    recovery: str = ""  # '' (no loss), 'recovered (start)' or 'lost (not recovered)'
 
 
 @dataclass
@@ -178,6 +191,14 @@ class DoubleFusion:
         self._node_maps: Optional[torch.Tensor] = None
         self._surf_fused = False  # the node data term's samples are the body's until a surface is fused
         self._body_uncovered: Optional[torch.Tensor] = None  # (V,) bool, set with the fused surface
+        self.coverage_seen = 0.0  # the turn's coverage so far (the session sets it): shape hold-back
+        self._shape_solved = False
+        self._last_good: Optional[BodyState] = None  # the last frame the loss detector passed
+        self._since_start = 0  # frames since the first frame or the last re-initialisation
+        self._baseline: list = []  # (residual, free space) of the recent tracked frames (the detector's baseline)
+        self._lost_run = 0  # lost frames in a row
+        self.events: list = []  # (frame index, what happened) of every loss detected
+        self.last_recovery = None  # the RecoveryResult of the last loss (its starts and scores)
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -232,10 +253,16 @@ class DoubleFusion:
                                "camera and start the capture again", frame_index=frame.index)
         time_s = frame.timestamp_us * 1e-6
         t_seg = time.perf_counter()
-        body = self.tracker.track(pts, depth_m=self._subject_depth(frame), K=frame.camera, time_s=time_s,
-                                  surface=self._surface_targets(time_s, fuse))
+        predicted = self.tracker.predict(time_s)
+        track_kwargs = dict(depth_m=self._subject_depth(frame), K=frame.camera, time_s=time_s,
+                            surface=self._surface_targets(time_s, fuse))
+        body = self.tracker.track(pts, **track_kwargs)
+        health, recovery = None, ""
         if self.canonical is None:
             self._start(body)
+        elif self.cfg.loss.enabled:
+            body, health, recovery = self._check(frame, pts, body, predicted, track_kwargs)
+            fuse = fuse and not health.lost  # a frame still lost after recovery is not fused
         t_body = time.perf_counter()
         self._joint_maps = self._joint_transforms(body)
         node_res = self._fit_nodes(pts) if self.frames > 0 else float("nan")
@@ -253,14 +280,17 @@ class DoubleFusion:
             self.frames_fused += 1
             if self.frames_fused % self.cfg.mesh_every == 0:
                 self._refresh_surface(grow_nodes=True)
-            if self.cfg.shape_every and self.frames_fused % self.cfg.shape_every == 0:
-                self.refine_shape()
+            if self.cfg.shape_every and self.coverage_seen >= self.cfg.shape_after_coverage and (
+                    not self._shape_solved or self.frames_fused % self.cfg.shape_every == 0):
+                self.refine_shape(iterations=None if self._shape_solved else 4 * self.cfg.shape_iterations)
+                self._shape_solved = True
         self.frames += 1
         t2 = time.perf_counter()
         return FrameReport(index=frame.index, time_s=frame.timestamp_us * 1e-6, fused=fuse, points=len(pts),
                            body_residual_m=body.residual_m, node_residual_m=node_res,
                            track_s=t1 - t0, fuse_s=t2 - t1, voxels_updated=updated,
-                           segment_s=t_seg - t0, body_s=t_body - t_seg, nodes_s=t1 - t_body)
+                           segment_s=t_seg - t0, body_s=t_body - t_seg, nodes_s=t1 - t_body,
+                           health=health, recovery=recovery)
 
     def canonical_mesh(self) -> FusedMesh:
         """The fused surface in the canonical frame (re-extracted when fusion changed it)."""
@@ -279,9 +309,10 @@ class DoubleFusion:
         live = warp_points(self._node_maps, idx, w, v).cpu().numpy().astype(np.float32)
         return FusedMesh(live, m.faces, m.colors)
 
-    def refine_shape(self) -> None:
+    def refine_shape(self, iterations: Optional[int] = None) -> None:
         """Refine the body shape so that the canonical body lies on the fused surface
-        (DoubleFusion's shape term: squared TSDF at the body vertices, observed band only)."""
+        (DoubleFusion's shape term: squared TSDF at the body vertices, observed band only);
+        ``iterations`` Adam steps (default ``shape_iterations``)."""
         c = self.canonical
         dev = self.device
         betas = torch.tensor(c.betas, device=dev, requires_grad=True)
@@ -289,7 +320,7 @@ class DoubleFusion:
         pose = torch.tensor(c.body_pose, device=dev)
         transl = torch.tensor(c.transl, device=dev)
         opt = Adam([betas], lr=0.02)
-        for _ in range(self.cfg.shape_iterations):
+        for _ in range(iterations or self.cfg.shape_iterations):
             opt.zero_grad()
             v, _ = self.tracker.posed(betas, orient, pose, transl)
             d = sample_tsdf(self.volume, v)
@@ -303,6 +334,72 @@ class DoubleFusion:
         nb = betas.detach().cpu().numpy().astype(np.float32)
         self.canonical.betas = nb
         self.tracker.state.betas = nb.copy()
+
+    # -- loss of tracking ----------------------------------------------------------------------
+    def measure(self, frame: Frame, pts: np.ndarray, body: BodyState, predicted: Optional[BodyState],
+                judge_jump: bool = True) -> TrackingHealth:
+        """The loss detector's measures of ``body`` on this frame (``tracking_health.assess``):
+        its residual, the subject points (P, 3) no model point explains (the posed body and, once
+        fused, the clothed surface carried by the body with the current node corrections), the
+        visible body vertices in free space, joint limits, and the root's turn from ``predicted``."""
+        cfg = self.cfg.loss
+        v = body.vertices
+        n = vertex_normals(v, self.faces_np)
+        vis = (n * -v).sum(1) > 0
+        ids = np.nonzero(vis)[0]
+        if len(ids):
+            vis[ids] = unoccluded(torch.as_tensor(v[ids], dtype=torch.float64), frame.camera,
+                                  self.tracker.cfg.occlusion_cell_m, self.tracker.cfg.occlusion_tol_m).cpu().numpy()
+        free = free_space_fraction(v, vis, self._subject_depth(frame), frame.camera, cfg.free_space_m)
+        model = v
+        if self._surf_fused and self.graph is not None:
+            with torch.no_grad():
+                maps = node_transforms(self.graph, self._joint_transforms(body))
+                sm = self._samples
+                live = warp_points(maps, sm.node_idx, sm.node_w, sm.points).cpu().numpy()
+            model = np.concatenate([v, live])
+        unexplained = unexplained_fraction(pts, model, cfg.explain_m)
+        jump = 0.0 if predicted is None else rotation_angle(body.global_orient, predicted.global_orient)
+        return assess(body.residual_m, unexplained, free, body.body_pose, jump, cfg, judge_jump=judge_jump,
+                      max_residual_m=residual_limit([r for r, _ in self._baseline], cfg),
+                      max_free_space=free_space_limit([f for _, f in self._baseline], cfg))
+
+    def _check(self, frame: Frame, pts: np.ndarray, body: BodyState, predicted: Optional[BodyState],
+               track_kwargs: dict):
+        """Judge the tracked frame; when lost, re-initialise the body from a fresh fit
+        (``recovery.recover``). Returns (body, health, recovery text for the status line)."""
+        self._since_start += 1
+        health = self.measure(frame, pts, body, predicted, judge_jump=self._since_start > self.cfg.loss.settle_frames)
+        text = ""
+        if health.lost and self.cfg.recovery.enabled:
+            result = recover(self.tracker, pts, body, health, predicted or body, self._last_good,
+                             lambda s: self.measure(frame, pts, s, None, judge_jump=False), self.cfg.loss,
+                             self.cfg.recovery, track_kwargs)
+            self.last_recovery = result
+            if result.start != "tracked":
+                body = result.state
+                self.tracker.state = body
+                # Start the velocity afresh: the lost frames' motion is not the subject's.
+                self.tracker._history = [(track_kwargs.get("time_s"), body)]
+                self._since_start = 0
+            if result.start == "tracked":
+                text = f"tracking lost ({health.summary()}): no fresh fit explains the frame better, frame not fused"
+            else:
+                text = (f"tracking lost ({health.summary()}): re-initialised from a fresh fit ({result.start})"
+                        + ("" if not result.health.lost else f", still {result.health.summary()}: frame not fused"))
+            self.events.append((frame.index, text))
+            health = result.health
+        self._lost_run = self._lost_run + 1 if health.lost else 0
+        if health.lost and self._lost_run > self.cfg.loss.max_lost_frames:
+            # Lost for long: the best fit becomes the new baseline rather than fusion stopping for good.
+            health.lost, self._lost_run, self._baseline = False, 0, []
+            text += f"; lost {self.cfg.loss.max_lost_frames + 1} frames in a row: the best fit is taken as tracked"
+            if self.events:
+                self.events[-1] = (frame.index, text)
+        if not health.lost:
+            self._last_good = body
+            self._baseline = (self._baseline + [(body.residual_m, health.free_space)])[-self.cfg.loss.residual_window:]
+        return body, health, text
 
     # -- internals ----------------------------------------------------------------------------
     def _surface_targets(self, time_s: float, fusing: bool) -> Optional[SurfaceTargets]:

@@ -232,6 +232,7 @@ class CaptureSession:
                 self.coverage = Coverage.for_body(c.vertices, self.fusion.faces_np)
             if stage == "turn":
                 self._update_coverage(frame)
+                self.fusion.coverage_seen = self.coverage.fraction
             result.frames += 1
             busy[stage] += time.perf_counter() - w0
             count[stage] += 1
@@ -267,6 +268,9 @@ class CaptureSession:
                 else:
                     prompt_t = t
                     ref = self._prompt(prompt_k, t) if schedule is None else schedule.references[prompt_k]
+            if rep.recovery:
+                result.warnings.append(f"frame {frame.index}: {rep.recovery}")
+                message = f"{message}; {rep.recovery}" if message else rep.recovery
             res = rep.node_residual_m if np.isfinite(rep.node_residual_m) else rep.body_residual_m
             fps = count[frame_stage] / max(busy[frame_stage], 1e-9)
             status = SessionStatus(stage, frame.index, t, fps, cov, res, len(result.items), message, mode)
@@ -369,6 +373,7 @@ class CaptureSession:
         extra = {"fusion": _jsonable(asdict(cfg.fusion)), "tracking": _jsonable(asdict(cfg.tracking)),
                  "postprocess": _jsonable(processed.params), "coverage": float(result.coverage),
                  "body_residual_m": float(body.residual_m), "frame_index": int(frame.index),
+                 "tracking_events": [{"frame_index": int(i), "event": e} for i, e in self.fusion.events],
                  "interval_s": float(cfg.interval_s)}
         gt = frame.ground_truth
         if gt is not None:
