@@ -216,6 +216,21 @@ class BodyTracker:
         return BodyState(betas=np.zeros(self.num_betas, np.float32), global_orient=np.zeros(3, np.float32),
                          body_pose=body_pose.reshape(69), transl=transl.astype(np.float32))
 
+    def snapshot(self) -> tuple:
+        """The tracker's state and motion history, for :meth:`restore` (a caller that fits trial
+        starts with ``track`` puts the tracker back as it was)."""
+        return self.state, list(self._history)
+
+    def restore(self, snapshot: tuple) -> None:
+        """Put back what :meth:`snapshot` returned."""
+        self.state, self._history = snapshot[0], list(snapshot[1])
+
+    def restart(self, state: Optional[BodyState], time_s: Optional[float] = None) -> None:
+        """Continue from ``state`` (None: from nothing) at ``time_s`` with no velocity: after a
+        re-initialisation the motion of the lost frames is not the subject's."""
+        self.state = state
+        self._history = [(time_s, state)] if state is not None and time_s is not None else []
+
     def predict(self, time_s: Optional[float]) -> Optional[BodyState]:
         """The state expected at ``time_s``: the last one with the root's rotation and translation
         moved on at their velocity over the last two frames (scaled by ``motion_prediction``;

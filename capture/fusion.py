@@ -378,9 +378,7 @@ class DoubleFusion:
             self.last_recovery = result
             if result.start != "tracked":
                 body = result.state
-                self.tracker.state = body
-                # Start the velocity afresh: the lost frames' motion is not the subject's.
-                self.tracker._history = [(track_kwargs.get("time_s"), body)]
+                self.tracker.restart(body, track_kwargs.get("time_s"))
                 self._since_start = 0
             if result.start == "tracked":
                 text = f"tracking lost ({health.summary()}): no fresh fit explains the frame better, frame not fused"

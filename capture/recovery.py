@@ -85,7 +85,7 @@ def recover(tracker, points: np.ndarray, lost: BodyState, lost_health: TrackingH
     measure: the detector's measures of a candidate state. limits: the ``LossConfig``.
     track_kwargs: the frame's other ``track`` arguments (depth_m, K, time_s, surface).
     """
-    saved = (tracker.state, list(tracker._history))
+    saved = tracker.snapshot()
     last = ("last", (last_good or predicted).body_pose)
     a_pose = ("A-pose", tracker.initial_state(points).body_pose)
     best = RecoveryResult(state=lost, health=lost_health, start="tracked")
@@ -101,7 +101,7 @@ def recover(tracker, points: np.ndarray, lost: BodyState, lost_health: TrackingH
             for limb_label, limbs in [last, a_pose] if with_a else [last]:
                 start = replace(predicted, global_orient=yaw_turned(predicted.global_orient, yaw),
                                 body_pose=np.asarray(limbs, np.float32).copy(), vertices=None, joints=None)
-                tracker.state, tracker._history = None, []
+                tracker.restart(None)
                 state = tracker.track(points, iterations=cfg.iterations, fit_shape=False, init=start,
                                       fresh=True, **kw)
                 h = measure(state)
@@ -111,5 +111,5 @@ def recover(tracker, points: np.ndarray, lost: BodyState, lost_health: TrackingH
                 if score < best_score - (cfg.min_gain if best.start == "tracked" else 0.0):
                     best, best_score = RecoveryResult(state=state, health=h, start=label, tried=best.tried), score
     finally:
-        tracker.state, tracker._history = saved
+        tracker.restore(saved)
     return best
