@@ -24,7 +24,7 @@ import numpy as np
 #: The paper's occupancy threshold (marching cubes at the same level).
 LEVEL = 0.5
 #: Threshold of the probability inside the input body (chosen on validation subjects, docs/model.md).
-BODY_LEVEL = 0.5
+BODY_LEVEL = 0.1
 
 
 def body_occupancy(semantic_volume: np.ndarray, channel_axis: int = -1) -> np.ndarray:
