@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thuman.model import metrics
+from thuman.model import metrics, surface
 from thuman.model.data import decode_batch, prior_inputs
 from thuman.model.projection import project_normals
 from thuman_io.atomic import atomic_path, atomic_write_text
@@ -67,10 +67,14 @@ def body_prediction(batch: dict) -> list[dict]:
 
 
 def score_sample(pred: dict, batch: dict, b: int, grid, item_to_view: np.ndarray, max_shift: int,
-                 with_meshes: bool = True) -> dict:
-    """Every metric for sample ``b`` of ``batch``."""
+                 with_meshes: bool = True, body_level: float = surface.BODY_LEVEL) -> dict:
+    """Every metric for sample ``b`` of ``batch``; ``body_level``: ``surface.surface_field``."""
     target = batch["occupancy"][b, 0].cpu().numpy() > 0.5
-    occ = pred["occupancy"] >= 0.5
+    # the method's surface (model/surface.py): the probability, with a lower threshold inside the
+    # input body; a baseline's binary body maps to itself
+    body = surface.body_occupancy(batch["semantic_volume"][b].cpu().numpy(), channel_axis=0)
+    field = surface.surface_field(pred["occupancy"], body, body_level)
+    occ = field >= surface.LEVEL
     best, shift = metrics.iou_z_search(occ, target, max_shift)
     row = {"iou": best, "iou_no_shift": metrics.iou(occ, target), "z_shift_voxels": shift}
     mask = batch["mask"][b, 0].cpu().numpy() > 0.5
@@ -80,7 +84,7 @@ def score_sample(pred: dict, batch: dict, b: int, grid, item_to_view: np.ndarray
             for k, v in metrics.normal_errors(pred[key], gt_normals, mask).items():
                 row[f"normal_{name}/{k}"] = v
     if with_meshes:
-        shifted = metrics.shift_depth(pred["occupancy"], shift)
+        shifted = metrics.shift_depth(field, shift)
         row.update(metrics.mesh_distances_cm(metrics.occupancy_mesh(shifted, grid),
                                              metrics.occupancy_mesh(target, grid),
                                              metrics.metres_per_unit(item_to_view)))
@@ -90,7 +94,8 @@ def score_sample(pred: dict, batch: dict, b: int, grid, item_to_view: np.ndarray
 def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline: str | None = None,
              max_samples: int | None = None, max_shift: int | None = None, batch_size: int = 2,
              device: str = "cpu", seed: int | None = None, sheet_rows: int = 4, progress=None,
-             body: str = "oracle", perturb_scale: float = 1.0, perturb_seed: int = PERTURB_SEED) -> dict:
+             body: str = "oracle", perturb_scale: float = 1.0, perturb_seed: int = PERTURB_SEED,
+             body_level: float = surface.BODY_LEVEL) -> dict:
     """Evaluate a checkpoint (or a ``baseline`` without one) on ``split``; returns the report.
 
     body: the network's body input, 'oracle' (the stored one) or 'perturbed' (ignored for a
@@ -98,6 +103,7 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
     max_shift: z-shift search range in voxels (default D / 8: 16 at 128 deep).
     seed: the corpus split seed (default: the checkpoint's train.seed, else 0).
     progress: optional callable wrapping an iterable (the CLI's progress bar).
+    body_level: threshold inside the input body (``thuman.model.surface``; 0.5 = the plain 0.5).
     """
     from thuman.model.train import make_dataset
     from thuman_io.corpus import open_corpus
@@ -123,6 +129,8 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
         representation = "semantic"
         seed = 0 if seed is None else seed
     cfg.train.seed = seed
+    if representation != "semantic":   # the network never saw a body volume: no body to guide its surface
+        body_level = surface.LEVEL
     dataset = make_dataset(corpus_dir, cfg, split)
     if body == "perturbed":
         if representation != "semantic":
@@ -147,7 +155,8 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
         preds = body_prediction(batch) if model is None else predict_batch(model, batch, representation)
         for b, pred in enumerate(preds):
             index = int(batch["index"][b])
-            row = score_sample(pred, batch, b, grid, corpus.read_raw(index, ["item_to_view"])["item_to_view"], max_shift)
+            row = score_sample(pred, batch, b, grid, corpus.read_raw(index, ["item_to_view"])["item_to_view"], max_shift,
+                               body_level=body_level)
             row["index"] = index
             row["item_id"] = corpus.meta(index).get("item_id")
             rows.append(row)
@@ -158,6 +167,7 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
         "baseline": baseline, "body": body, "perturb_scale": perturb_scale if body == "perturbed" else None,
         "corpus": os.fspath(corpus_dir), "split": split, "split_seed": seed,
         "num_samples": len(rows), "grid": list(grid.shape), "z_shift_search_voxels": max_shift,
+        "surface": {"level": surface.LEVEL, "body_level": body_level},
         "vft": cfg.net.vft if model is not None else None, "representation": representation,
         "metrics": _means(rows), "per_sample": rows,
     }

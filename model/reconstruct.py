@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thuman.model import metrics
+from thuman.model import metrics, surface
 from thuman_io.atomic import atomic_path
 from thuman_io.grid import VolumeGrid
 
@@ -29,7 +29,7 @@ from thuman_io.grid import VolumeGrid
 @dataclass
 class Reconstruction:
     """vertices (V, 3) float64 view frame (normalised units), faces (F, 3) int64; occupancy
-    (D, H, W) float32 probabilities; normal_projected / normal_refined (2H, 2W, 3) or None;
+    (D, H, W) float32, the surface field (``surface.surface_field``: probabilities, raised inside the body); normal_projected / normal_refined (2H, 2W, 3) or None;
     depth_front / depth_refined (2H, 2W) view-frame z of the front surface (NaN off the body)."""
 
     vertices: np.ndarray
@@ -130,8 +130,12 @@ def refine_visible_vertices(vertices: np.ndarray, depth_front: np.ndarray, depth
 
 
 def reconstruct(model, rgb: np.ndarray, semantic_map: np.ndarray, semantic_volume: np.ndarray,
-                grid: VolumeGrid, device="cpu", subdivide: bool = True) -> Reconstruction:
-    """rgb (2H, 2W, 3) uint8 or float [0, 1]; semantic_map (2H, 2W, 3); semantic_volume (D, H, W, 3)."""
+                grid: VolumeGrid, device="cpu", subdivide: bool = True,
+                body_level: float = surface.BODY_LEVEL) -> Reconstruction:
+    """rgb (2H, 2W, 3) uint8 or float [0, 1]; semantic_map (2H, 2W, 3); semantic_volume (D, H, W, 3).
+
+    The mesh is the level-0.5 surface of ``surface.surface_field`` (the probability, thresholded
+    at ``body_level`` inside the input body); ``occupancy`` holds that field."""
     rgb = np.asarray(rgb)
     rgb = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
 
@@ -140,7 +144,9 @@ def reconstruct(model, rgb: np.ndarray, semantic_map: np.ndarray, semantic_volum
 
     with torch.no_grad():
         out = model(t(rgb), t(semantic_map), t(semantic_volume))
-    occ = out.occupancy[0, 0].float().cpu().numpy()
+    # the method's surface (model/surface.py), as thuman eval measures it
+    occ = surface.surface_field(out.occupancy[0, 0].float().cpu().numpy(),
+                                surface.body_occupancy(semantic_volume), body_level)
     from thuman.model.projection import project_normals
     projected = (out.normal_projected if out.normal_projected is not None else project_normals(out.occupancy))
     projected = projected[0].permute(1, 2, 0).float().cpu().numpy()
