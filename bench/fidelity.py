@@ -17,7 +17,7 @@ then evaluates on the held-out (test) subjects:
 Prints the split sizes and seeds, the tables, the "Done when" checks of issue 13, and writes
 OUT/fidelity.json and OUT/fidelity.png. Every stage resumes (items, shards, checkpoints).
 
-    python bench/fidelity.py [--out fidelity_out] [--subjects 80] [--poses 2] [--captured 4] [--steps 4800]
+    python bench/fidelity.py [--out fidelity_out] [--subjects 80] [--poses 1] [--captured 2] [--steps 3000]
                              [--budget-min 60] [--seed 0] [--jobs 2]
 
 The split is the corpus's (10 % test, 10 % val by a hash of the subject id): 80 subjects give 64
@@ -176,10 +176,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default="fidelity_out")
     p.add_argument("--subjects", type=int, default=80, help="simulated subjects (80: 64 train, 8 val, 8 test)")
-    p.add_argument("--captured", type=int, default=4, help="of them, captured by the real capture session")
-    p.add_argument("--poses", type=int, default=2, help="items per subject")
+    p.add_argument("--captured", type=int, default=2, help="of them, captured by the real capture session")
+    p.add_argument("--poses", type=int, default=1, help="items per subject")
     p.add_argument("--views", type=int, default=4)
-    p.add_argument("--steps", type=int, default=4800, help="training steps of each network (2/3 stage 1)")
+    p.add_argument("--steps", type=int, default=3000, help="training steps of each network (2/3 stage 1)")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--perturb-prob", type=float, default=0.5, help="share of training samples with a perturbed body")
     p.add_argument("--budget-min", type=float, default=60.0, help="stated training budget (reported against)")

@@ -93,6 +93,7 @@ def reconstruct(image, params, checkpoint, mesh_path, png_path, device):
     """Reconstruct a clothed mesh from IMAGE and its body fit: marching cubes, then the visible
     surface refined with the predicted normal map (Nehab et al. 2005)."""
     from thuman.model.body_inputs import body_inputs, read_body_params
+    from thuman.model import surface
     from thuman.model.checkpoint import load_model
     from thuman.model.reconstruct import load_image, reconstruct as run, side_by_side, write_mesh, write_png
     from thuman_io.grid import VolumeGrid
@@ -106,7 +107,7 @@ def reconstruct(image, params, checkpoint, mesh_path, png_path, device):
     with stage("body inputs"):
         body = body_inputs(read_body_params(params), grid)
     with stage("reconstruct"):
-        recon = run(model, rgb, body.semantic_map, body.semantic_volume, grid, device)
+        recon = run(model, rgb, body.semantic_map, body.semantic_volume, grid, surface.network_levels(cfg), device)
     write_mesh(mesh_path, recon.vertices, recon.faces)
     png_path = png_path or str(Path(mesh_path).with_suffix(".png"))
     write_png(png_path, side_by_side(rgb, recon, grid))

@@ -67,14 +67,15 @@ def body_prediction(batch: dict) -> list[dict]:
 
 
 def score_sample(pred: dict, batch: dict, b: int, grid, item_to_view: np.ndarray, max_shift: int,
-                 with_meshes: bool = True, body_level: float = surface.BODY_LEVEL) -> dict:
-    """Every metric for sample ``b`` of ``batch``; ``body_level``: ``surface.surface_field``."""
+                 levels: surface.SurfaceLevels, with_meshes: bool = True) -> dict:
+    """Every metric for sample ``b`` of ``batch``; ``levels``: the thresholds of
+    ``surface.surface_field`` (``surface.network_levels`` of the run)."""
     target = batch["occupancy"][b, 0].cpu().numpy() > 0.5
-    # the method's surface (model/surface.py): the probability, with a lower threshold inside the
-    # input body; a baseline's binary body maps to itself
+    # the method's surface (model/surface.py): the probability at the loss's even odds, with a
+    # lower threshold inside the input body; a baseline's binary body maps to itself
     body = surface.body_occupancy(batch["semantic_volume"][b].cpu().numpy(), channel_axis=0)
-    field = surface.surface_field(pred["occupancy"], body, body_level)
-    occ = field >= surface.LEVEL
+    field = surface.surface_field(pred["occupancy"], body, levels)
+    occ = field >= surface.FIELD_LEVEL
     best, shift = metrics.iou_z_search(occ, target, max_shift)
     row = {"iou": best, "iou_no_shift": metrics.iou(occ, target), "z_shift_voxels": shift}
     mask = batch["mask"][b, 0].cpu().numpy() > 0.5
@@ -95,7 +96,7 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
              max_samples: int | None = None, max_shift: int | None = None, batch_size: int = 2,
              device: str = "cpu", seed: int | None = None, sheet_rows: int = 4, progress=None,
              body: str = "oracle", perturb_scale: float = 1.0, perturb_seed: int = PERTURB_SEED,
-             body_level: float = surface.BODY_LEVEL) -> dict:
+             levels: surface.SurfaceLevels | None = None) -> dict:
     """Evaluate a checkpoint (or a ``baseline`` without one) on ``split``; returns the report.
 
     body: the network's body input, 'oracle' (the stored one) or 'perturbed' (ignored for a
@@ -103,7 +104,8 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
     max_shift: z-shift search range in voxels (default D / 8: 16 at 128 deep).
     seed: the corpus split seed (default: the checkpoint's train.seed, else 0).
     progress: optional callable wrapping an iterable (the CLI's progress bar).
-    body_level: threshold inside the input body (``thuman.model.surface``; 0.5 = the plain 0.5).
+    levels: thresholds of the network's probability (``thuman.model.surface``; default
+    ``surface.network_levels`` of the checkpoint's config, ``surface.PLAIN`` = the paper's 0.5).
     """
     from thuman.model.train import make_dataset
     from thuman_io.corpus import open_corpus
@@ -129,8 +131,7 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
         representation = "semantic"
         seed = 0 if seed is None else seed
     cfg.train.seed = seed
-    if representation != "semantic":   # the network never saw a body volume: no body to guide its surface
-        body_level = surface.LEVEL
+    levels = surface.network_levels(cfg) if levels is None else levels
     dataset = make_dataset(corpus_dir, cfg, split)
     if body == "perturbed":
         if representation != "semantic":
@@ -156,18 +157,18 @@ def evaluate(checkpoint, corpus_dir, split: str = "test", out_dir=None, baseline
         for b, pred in enumerate(preds):
             index = int(batch["index"][b])
             row = score_sample(pred, batch, b, grid, corpus.read_raw(index, ["item_to_view"])["item_to_view"], max_shift,
-                               body_level=body_level)
+                               levels)
             row["index"] = index
             row["item_id"] = corpus.meta(index).get("item_id")
             rows.append(row)
             if len(sheet) < sheet_rows:
-                sheet.append(_sheet_row(batch, b, pred))
+                sheet.append(_sheet_row(batch, b, pred, levels))
     report = {
         "checkpoint": None if checkpoint is None else os.fspath(checkpoint), "step": step,
         "baseline": baseline, "body": body, "perturb_scale": perturb_scale if body == "perturbed" else None,
         "corpus": os.fspath(corpus_dir), "split": split, "split_seed": seed,
         "num_samples": len(rows), "grid": list(grid.shape), "z_shift_search_voxels": max_shift,
-        "surface": {"level": surface.LEVEL, "body_level": body_level},
+        "surface": {"level": levels.level, "body_level": levels.body_level},
         "vft": cfg.net.vft if model is not None else None, "representation": representation,
         "metrics": _means(rows), "per_sample": rows,
     }
@@ -227,7 +228,7 @@ def _means(rows: list[dict]) -> dict:
     return out
 
 
-def _sheet_row(batch: dict, b: int, pred: dict) -> list[np.ndarray]:
+def _sheet_row(batch: dict, b: int, pred: dict, levels: surface.SurfaceLevels) -> list[np.ndarray]:
     """Columns: RGB, semantic map, GT normals, projected normals, refined normals, front
     silhouettes (green = ground truth only, red = prediction only, white = both)."""
     def normals(n):
@@ -236,7 +237,8 @@ def _sheet_row(batch: dict, b: int, pred: dict) -> list[np.ndarray]:
     h2, w2 = rgb.shape[:2]
     empty = np.zeros_like(rgb)
     gt_sil = batch["occupancy"][b, 0].cpu().numpy().max(axis=0) > 0.5
-    pr_sil = pred["occupancy"].max(axis=0) >= 0.5
+    body = surface.body_occupancy(batch["semantic_volume"][b].cpu().numpy(), channel_axis=0)
+    pr_sil = surface.surface_occupancy(pred["occupancy"], body, levels).max(axis=0)
     sil = np.stack([pr_sil, gt_sil, pr_sil & gt_sil], axis=-1).astype(np.float32)
     sil = np.repeat(np.repeat(sil, h2 // sil.shape[0], 0), w2 // sil.shape[1], 1)
     refined = pred.get("normal_refined")

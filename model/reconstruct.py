@@ -41,7 +41,7 @@ class Reconstruction:
     depth_refined: np.ndarray | None
 
 
-def front_depth(occupancy: np.ndarray, grid: VolumeGrid, level: float = 0.5) -> np.ndarray:
+def front_depth(occupancy: np.ndarray, grid: VolumeGrid, level: float = surface.FIELD_LEVEL) -> np.ndarray:
     """(H, W) view-frame z of the first crossing of ``level`` along each column (sub-voxel, by
     linear interpolation between voxel centres, as marching cubes places it); NaN if none."""
     above = occupancy >= level
@@ -130,12 +130,14 @@ def refine_visible_vertices(vertices: np.ndarray, depth_front: np.ndarray, depth
 
 
 def reconstruct(model, rgb: np.ndarray, semantic_map: np.ndarray, semantic_volume: np.ndarray,
-                grid: VolumeGrid, device="cpu", subdivide: bool = True,
-                body_level: float = surface.BODY_LEVEL) -> Reconstruction:
+                grid: VolumeGrid, levels: surface.SurfaceLevels, device="cpu",
+                subdivide: bool = True) -> Reconstruction:
     """rgb (2H, 2W, 3) uint8 or float [0, 1]; semantic_map (2H, 2W, 3); semantic_volume (D, H, W, 3).
 
-    The mesh is the level-0.5 surface of ``surface.surface_field`` (the probability, thresholded
-    at ``body_level`` inside the input body); ``occupancy`` holds that field."""
+    levels: the thresholds of the network's probability, ``surface.network_levels(cfg)`` of its
+    run. The mesh is the ``surface.FIELD_LEVEL`` set of ``surface.surface_field`` (the
+    probability at the loss's even odds, a lower threshold inside the input body); ``occupancy``
+    holds that field."""
     rgb = np.asarray(rgb)
     rgb = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb.astype(np.float32)
 
@@ -146,7 +148,7 @@ def reconstruct(model, rgb: np.ndarray, semantic_map: np.ndarray, semantic_volum
         out = model(t(rgb), t(semantic_map), t(semantic_volume))
     # the method's surface (model/surface.py), as thuman eval measures it
     occ = surface.surface_field(out.occupancy[0, 0].float().cpu().numpy(),
-                                surface.body_occupancy(semantic_volume), body_level)
+                                surface.body_occupancy(semantic_volume), levels)
     from thuman.model.projection import project_normals
     projected = (out.normal_projected if out.normal_projected is not None else project_normals(out.occupancy))
     projected = projected[0].permute(1, 2, 0).float().cpu().numpy()

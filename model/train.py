@@ -158,9 +158,12 @@ def resume_config(run_dir, config_path=None, overrides=()) -> RunConfig:
 
 
 def validation_scores(model, dataset, cfg: RunConfig, device, max_samples: int, batch_size: int = 4) -> dict:
-    """Mean end-to-end loss (eq. 10, R fed by H's prediction) and IoU (threshold 0.5, no z-shift)
-    over the first ``max_samples`` of ``dataset``; the model is left in training mode."""
-    from thuman.model import metrics
+    """Mean end-to-end loss (eq. 10, R fed by H's prediction) and IoU (the method's surface,
+    ``surface.network_levels(cfg)``, no z-shift) over the first ``max_samples`` of ``dataset``;
+    the model is left in training mode."""
+    from thuman.model import metrics, surface
+
+    levels = surface.network_levels(cfg)
 
     n = min(len(dataset), max_samples)
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(n)), batch_size=batch_size)
@@ -174,9 +177,11 @@ def validation_scores(model, dataset, cfg: RunConfig, device, max_samples: int, 
                 out = model(batch["rgb"], prior_map, prior_volume)
                 terms = deephuman_loss(out, batch["occupancy"], batch["normal_map"], batch["mask"], cfg.loss)
                 losses.append(float(terms.total) * len(batch["rgb"]))
-                pred = (out.occupancy[:, 0] >= 0.5).cpu().numpy()
+                prob = out.occupancy[:, 0].float().cpu().numpy()
+                bodies = surface.body_occupancy(batch["semantic_volume"].cpu().numpy(), channel_axis=1)
                 target = (batch["occupancy"][:, 0] > 0.5).cpu().numpy()
-                ious += [metrics.iou(p, t) for p, t in zip(pred, target)]
+                ious += [metrics.iou(surface.surface_occupancy(p, body, levels), t)
+                         for p, body, t in zip(prob, bodies, target)]
     finally:
         model.train()
     return {"val/loss": sum(losses) / max(1, n), "val/iou": float(sum(ious) / max(1, len(ious)))}

@@ -30,7 +30,7 @@ def reconstruct_held_out(corpus_dir, run_dir, out_dir, seed: int = 0) -> dict:
     mesh.ply, side_by_side.png (input | projected normals | refined normals | mesh) and
     views.png (input, reconstruction front and side, ground truth front and side). Returns a summary."""
     from thuman.figures import box_corners, fit_height, hstack, mesh_views
-    from thuman.model import metrics
+    from thuman.model import metrics, surface
     from thuman.model.body_inputs import body_inputs, corpus_body_params, read_body_params
     from thuman.model.checkpoint import load_model
     from thuman.model.reconstruct import reconstruct, side_by_side, write_mesh, write_png
@@ -48,7 +48,7 @@ def reconstruct_held_out(corpus_dir, run_dir, out_dir, seed: int = 0) -> dict:
     params = corpus_body_params(corpus, index)
     atomic_write_text(out_dir / "body.json", json.dumps(params))
     body = body_inputs(read_body_params(out_dir / "body.json"), grid)
-    recon = reconstruct(model, sample.rgb, body.semantic_map, body.semantic_volume, grid)
+    recon = reconstruct(model, sample.rgb, body.semantic_map, body.semantic_volume, grid, surface.network_levels(cfg))
     write_mesh(out_dir / "mesh.ply", recon.vertices, recon.faces)
     write_png(out_dir / "side_by_side.png", side_by_side(sample.rgb, recon, grid))
     # Both meshes are in the grid's view frame: drawn in the grid's box, they keep their true size
