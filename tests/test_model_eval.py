@@ -85,3 +85,23 @@ def test_normal_errors_of_table_4():
     flipped[0, 0] = [1, 0, 0]
     e = metrics.normal_errors(flipped, n, mask)
     assert e["cosine_distance"] == pytest.approx(0.25) and e["l2"] == pytest.approx(np.sqrt(2) / 4)
+
+
+def test_training_validation_and_eval_share_the_surface(trained):
+    """One surface for the network (model/surface.py): training's validation IoU and eval's
+    no-shift IoU of the same checkpoint on the same split agree; with another threshold they
+    would not (the tiny network's probabilities spread over (0, 1))."""
+    import torch
+    from thuman.model import surface
+    from thuman.model.checkpoint import load_model
+    from thuman.model.evaluate import evaluate
+    from thuman.model.train import make_dataset, validation_scores
+    corpus, run = trained
+    cfg, model, _ = load_model(run)
+    ds = make_dataset(corpus, cfg, "val")
+    scores = validation_scores(model, ds, cfg, torch.device("cpu"), max_samples=len(ds))
+    report = evaluate(run, corpus, split="val", max_shift=0)
+    assert scores["val/iou"] == pytest.approx(report["metrics"]["iou_no_shift"], abs=1e-6)
+    assert report["surface"] == {"level": cfg.loss.gamma, "body_level": surface.BODY_LEVEL}
+    plain = evaluate(run, corpus, split="val", max_shift=0, levels=surface.PLAIN)
+    assert plain["metrics"]["iou_no_shift"] != pytest.approx(scores["val/iou"], abs=1e-6)
