@@ -409,7 +409,12 @@ class DoubleFusion:
             self.last_recovery = result
             if result.start != "tracked":
                 body = result.state
-                self.tracker.restart(body, track_kwargs.get("time_s"), previous=self._turn_before(body, frame))
+                if result.health.yaw_lag_rad > self.cfg.loss.max_yaw_lag_rad:
+                    # The fresh fit left the turn of the tracked frames: that turn is no longer the
+                    # subject's (seed 1: a line through yaws across a 180-degree re-initialisation
+                    # expected 86-174 degrees off and spun the restarted body); judge from new frames.
+                    self._yaws = []
+                self.tracker.restart(body, track_kwargs.get("time_s"), previous=self._turn_before(body, frame) if self.cfg.recovery.restart_with_turn else None)
                 self._since_start = 0
             if result.start == "tracked":
                 text = f"tracking lost ({health.summary()}): no fresh fit explains the frame better, frame not fused"

@@ -90,7 +90,7 @@ class LossConfig:
     max_yaw_lag_rad: float = 0.35  # 20 degrees: tracked frames of seed 3 reach 14
     yaw_window: int = 12
     yaw_skip: int = 3
-    yaw_min_frames: int = 6
+    yaw_min_frames: int = 9
 
 
 @dataclass
