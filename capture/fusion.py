@@ -405,11 +405,12 @@ class DoubleFusion:
             result = recover(self.tracker, pts, body, health, predicted or body, self._last_good,
                              lambda s: self.measure(frame, pts, s, None, judge_jump=False), self.cfg.loss,
                              self.cfg.recovery, track_kwargs,
-                             expected_yaw=self.expected_yaw(frame.timestamp_us * 1e-6))
+                             expected_yaw=self.expected_yaw(frame.timestamp_us * 1e-6)
+                             if self.cfg.loss.max_yaw_lag_rad > 0 else None)
             self.last_recovery = result
             if result.start != "tracked":
                 body = result.state
-                if result.health.yaw_lag_rad > self.cfg.loss.max_yaw_lag_rad:
+                if 0 < self.cfg.loss.max_yaw_lag_rad < result.health.yaw_lag_rad:
                     # The fresh fit left the turn of the tracked frames: that turn is no longer the
                     # subject's (seed 1: a line through yaws across a 180-degree re-initialisation
                     # expected 86-174 degrees off and spun the restarted body); judge from new frames.

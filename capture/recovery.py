@@ -39,7 +39,7 @@ class RecoveryConfig:
     iterations: int = 9
     a_pose_starts: bool = True
     min_gain: float = 0.05
-    restart_with_turn: bool = True  # the re-initialised body's prediction goes on at the tracked turn's rate
+    restart_with_turn: bool = False  # the re-initialised body's prediction goes on at the tracked turn's rate
 
 
 @dataclass

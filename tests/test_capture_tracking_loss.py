@@ -127,7 +127,7 @@ def test_yaw_lag_is_judged_against_the_turn_of_the_tracked_frames():
     from thuman.capture.recovery import yaw_turned
     from thuman.capture.tracking_health import LossConfig, assess, expected_yaw, root_yaw, yaw_difference
 
-    cfg = LossConfig()
+    cfg = LossConfig(max_yaw_lag_rad=np.radians(20))  # off by default
     tilt = np.array([0.2, 0.0, 0.05])  # a bow: the yaw is the facing in the floor plane, not the whole rotation
     assert np.degrees(root_yaw(yaw_turned(tilt, 40.0))) == pytest.approx(40.0 + np.degrees(root_yaw(tilt)), abs=1e-3)
     assert yaw_difference(np.radians(179), np.radians(-179)) == pytest.approx(np.radians(-2))
@@ -154,7 +154,7 @@ def test_recovery_score_prefers_the_start_on_the_turn_to_a_flip():
     from thuman.capture.recovery import health_score
     from thuman.capture.tracking_health import LossConfig, TrackingHealth
 
-    cfg = LossConfig()
+    cfg = LossConfig(max_yaw_lag_rad=np.radians(20))
     on_turn = TrackingHealth(residual_m=0.013, unexplained=0.05, free_space=0.35, joints_over_limit=0,
                              root_jump_rad=0.0, yaw_lag_rad=np.radians(5))
     flip = TrackingHealth(residual_m=0.012, unexplained=0.04, free_space=0.33, joints_over_limit=0,
