@@ -107,10 +107,16 @@ def run_seed(seed: int, args, settings: list, joint_names) -> list:
         gt = frame.ground_truth
         if body is None or gt is None or frame.index % args.trace_every:
             return
+        from thuman.capture.tracking_health import rotation_angle
+
         err = np.linalg.norm(body.joints[:24] - gt.joints[:24], axis=1) * 1000
         worst = int(err.argmax())
+        root = np.degrees(rotation_angle(body.global_orient, gt.smpl.global_orient))
+        h = session.fusion.last_health
+        health = "" if h is None else (f"; res {h.residual_m * 1000:4.1f} mm, unexpl {h.unexplained:.2f}, "
+                                       f"free {h.free_space:.2f}, jump {np.degrees(h.root_jump_rad):3.0f}, yaw lag {np.degrees(h.yaw_lag_rad):3.0f}: {h.summary()}")
         print(f"    frame {frame.index:4d} [{gt.stage:8s}] joint error {err.mean():6.1f} mm, worst "
-              f"{joint_names[worst]} {err[worst]:6.1f} mm", flush=True)
+              f"{joint_names[worst]} {err[worst]:6.1f} mm, root off {root:5.1f} deg{health}", flush=True)
 
     if args.trace:
         source = TracedSource(source, trace)

@@ -225,11 +225,15 @@ class BodyTracker:
         """Put back what :meth:`snapshot` returned."""
         self.state, self._history = snapshot[0], list(snapshot[1])
 
-    def restart(self, state: Optional[BodyState], time_s: Optional[float] = None) -> None:
-        """Continue from ``state`` (None: from nothing) at ``time_s`` with no velocity: after a
-        re-initialisation the motion of the lost frames is not the subject's."""
+    def restart(self, state: Optional[BodyState], time_s: Optional[float] = None,
+                previous: Optional[tuple] = None) -> None:
+        """Continue from ``state`` (None: from nothing) at ``time_s``; the motion of the lost frames
+        is not the subject's, so the velocity is none, or that from ``previous`` (time_s, BodyState),
+        an earlier state the caller vouches for (the turn of the tracked frames)."""
         self.state = state
         self._history = [(time_s, state)] if state is not None and time_s is not None else []
+        if self._history and previous is not None and previous[0] < time_s:
+            self._history = [tuple(previous)] + self._history
 
     def predict(self, time_s: Optional[float]) -> Optional[BodyState]:
         """The state expected at ``time_s``: the last one with the root's rotation and translation

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -35,10 +35,11 @@ from thuman.capture.node_graph import (NodeGraph, arap_energy, bind_residuals, b
                                        point_weights, sample_nodes, warp_by_matrix, warp_matrix, warp_normals,
                                        warp_points)
 from thuman.capture.optim import Adam
-from thuman.capture.recovery import RecoveryConfig, recover
+from thuman.capture.recovery import RecoveryConfig, recover, yaw_turned
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
-from thuman.capture.tracking_health import (LossConfig, TrackingHealth, assess, free_space_fraction, free_space_limit,
-                                            residual_limit, rotation_angle, unexplained_fraction)
+from thuman.capture.tracking_health import (LossConfig, TrackingHealth, assess, expected_yaw, free_space_fraction,
+                                            free_space_limit, residual_limit, root_yaw, rotation_angle,
+                                            unexplained_fraction, yaw_difference)
 from thuman.capture.tsdf import FusedMesh, TSDFVolume, extract_mesh, integrate, sample_tsdf, sample_weight
 from thuman.capture.visibility import unoccluded
 from thuman.capture.warp import blend, body_skinning_weights, canonical_to_live, rest_to_posed
@@ -197,8 +198,10 @@ class DoubleFusion:
         self._since_start = 0  # frames since the first frame or the last re-initialisation
         self._baseline: list = []  # (residual, free space) of the recent tracked frames (the detector's baseline)
         self._lost_run = 0  # lost frames in a row
+        self._yaws: list = []  # (time_s, root yaw) of the recent tracked frames: the turn the yaw lag is judged on
         self.events: list = []  # (frame index, what happened) of every loss detected
         self.last_recovery = None  # the RecoveryResult of the last loss (its starts and scores)
+        self.last_health: Optional[TrackingHealth] = None  # the detector's verdict on the last frame
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -260,9 +263,11 @@ class DoubleFusion:
         health, recovery = None, ""
         if self.canonical is None:
             self._start(body)
+            self._yaws = [(time_s, root_yaw(body.global_orient))]
         elif self.cfg.loss.enabled:
             body, health, recovery = self._check(frame, pts, body, predicted, track_kwargs)
             fuse = fuse and not health.lost  # a frame still lost after recovery is not fused
+        self.last_health = health
         t_body = time.perf_counter()
         self._joint_maps = self._joint_transforms(body)
         node_res = self._fit_nodes(pts) if self.frames > 0 else float("nan")
@@ -360,9 +365,34 @@ class DoubleFusion:
             model = np.concatenate([v, live])
         unexplained = unexplained_fraction(pts, model, cfg.explain_m)
         jump = 0.0 if predicted is None else rotation_angle(body.global_orient, predicted.global_orient)
+        expected = self.expected_yaw(frame.timestamp_us * 1e-6)
+        lag = 0.0 if expected is None else abs(yaw_difference(root_yaw(body.global_orient), expected))
         return assess(body.residual_m, unexplained, free, body.body_pose, jump, cfg, judge_jump=judge_jump,
                       max_residual_m=residual_limit([r for r, _ in self._baseline], cfg),
-                      max_free_space=free_space_limit([f for _, f in self._baseline], cfg))
+                      max_free_space=free_space_limit([f for _, f in self._baseline], cfg), yaw_lag_rad=lag)
+
+    def _turn_before(self, body: BodyState, frame: Frame) -> Optional[tuple]:
+        """(time_s, BodyState): ``body`` turned back by the turn of the recent tracked frames over one
+        frame interval, so that a re-initialised body is predicted to go on turning at the subject's
+        rate (restarted with no velocity, it fell behind again at once at seed 3's fastest turn,
+        about 7 degrees a frame); None when the turn is not known."""
+        t = frame.timestamp_us * 1e-6
+        if len(self._yaws) < 2:
+            return None
+        dt = self._yaws[-1][0] - self._yaws[-2][0]
+        now, before = self.expected_yaw(t), self.expected_yaw(t - dt)
+        if now is None or before is None or not dt > 0:
+            return None
+        back = yaw_turned(body.global_orient, np.degrees(yaw_difference(before, now)))
+        return t - dt, replace(body, global_orient=back, vertices=None, joints=None)
+
+    def expected_yaw(self, time_s: float) -> Optional[float]:
+        """The root yaw (radians) the recent tracked frames' turn expects at ``time_s``
+        (``tracking_health.expected_yaw``), or None while too few are known."""
+        if not self._yaws:
+            return None
+        t, y = zip(*self._yaws)
+        return expected_yaw(t, y, time_s, self.cfg.loss)
 
     def _check(self, frame: Frame, pts: np.ndarray, body: BodyState, predicted: Optional[BodyState],
                track_kwargs: dict):
@@ -374,11 +404,18 @@ class DoubleFusion:
         if health.lost and self.cfg.recovery.enabled:
             result = recover(self.tracker, pts, body, health, predicted or body, self._last_good,
                              lambda s: self.measure(frame, pts, s, None, judge_jump=False), self.cfg.loss,
-                             self.cfg.recovery, track_kwargs)
+                             self.cfg.recovery, track_kwargs,
+                             expected_yaw=self.expected_yaw(frame.timestamp_us * 1e-6)
+                             if self.cfg.loss.max_yaw_lag_rad > 0 else None)
             self.last_recovery = result
             if result.start != "tracked":
                 body = result.state
-                self.tracker.restart(body, track_kwargs.get("time_s"))
+                if 0 < self.cfg.loss.max_yaw_lag_rad < result.health.yaw_lag_rad:
+                    # The fresh fit left the turn of the tracked frames: that turn is no longer the
+                    # subject's (seed 1: a line through yaws across a 180-degree re-initialisation
+                    # expected 86-174 degrees off and spun the restarted body); judge from new frames.
+                    self._yaws = []
+                self.tracker.restart(body, track_kwargs.get("time_s"), previous=self._turn_before(body, frame) if self.cfg.recovery.restart_with_turn else None)
                 self._since_start = 0
             if result.start == "tracked":
                 text = f"tracking lost ({health.summary()}): no fresh fit explains the frame better, frame not fused"
@@ -390,13 +427,14 @@ class DoubleFusion:
         self._lost_run = self._lost_run + 1 if health.lost else 0
         if health.lost and self._lost_run > self.cfg.loss.max_lost_frames:
             # Lost for long: the best fit becomes the new baseline rather than fusion stopping for good.
-            health.lost, self._lost_run, self._baseline = False, 0, []
+            health.lost, self._lost_run, self._baseline, self._yaws = False, 0, [], []
             text += f"; lost {self.cfg.loss.max_lost_frames + 1} frames in a row: the best fit is taken as tracked"
             if self.events:
                 self.events[-1] = (frame.index, text)
         if not health.lost:
             self._last_good = body
             self._baseline = (self._baseline + [(body.residual_m, health.free_space)])[-self.cfg.loss.residual_window:]
+            self._yaws = (self._yaws + [(frame.timestamp_us * 1e-6, root_yaw(body.global_orient))])[-self.cfg.loss.yaw_window:]
         return body, health, text
 
     # -- internals ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from thuman.capture.body_params import BodyState
-from thuman.capture.tracking_health import TrackingHealth
+from thuman.capture.tracking_health import TrackingHealth, root_yaw, yaw_difference
 
 __all__ = ["RecoveryConfig", "RecoveryResult", "health_score", "recover", "yaw_turned"]
 
@@ -39,6 +39,7 @@ class RecoveryConfig:
     iterations: int = 9
     a_pose_starts: bool = True
     min_gain: float = 0.05
+    restart_with_turn: bool = False  # the re-initialised body's prediction goes on at the tracked turn's rate
 
 
 @dataclass
@@ -58,10 +59,14 @@ class RecoveryResult:
 
 def health_score(h: TrackingHealth, limits) -> float:
     """One number per candidate, lower is better: each measure relative to its threshold
-    (``LossConfig``), summed; a joint past its limit counts as half a threshold."""
+    (``LossConfig``), summed; a joint past its limit counts as half a threshold; the yaw lag
+    (off the turn of the tracked frames) counts up to 4 thresholds, so that a start facing away
+    from the turn (a side view's front/back flip explains the depth about as well) needs a clearly
+    better fit to win, and a flip the turn did not make can still win when it is much better."""
     res = h.residual_m if np.isfinite(h.residual_m) else 10 * limits.max_residual_m
+    yaw = min(h.yaw_lag_rad / limits.max_yaw_lag_rad, 4.0) if limits.max_yaw_lag_rad > 0 else 0.0
     return (res / limits.max_residual_m + h.unexplained / limits.max_unexplained
-            + h.free_space / limits.max_free_space + 0.5 * h.joints_over_limit)
+            + h.free_space / limits.max_free_space + 0.5 * h.joints_over_limit + yaw)
 
 
 def yaw_turned(global_orient: np.ndarray, degrees: float) -> np.ndarray:
@@ -75,7 +80,7 @@ def yaw_turned(global_orient: np.ndarray, degrees: float) -> np.ndarray:
 
 def recover(tracker, points: np.ndarray, lost: BodyState, lost_health: TrackingHealth, predicted: BodyState,
             last_good: Optional[BodyState], measure: Callable[[BodyState], TrackingHealth], limits,
-            cfg: RecoveryConfig, track_kwargs: dict) -> RecoveryResult:
+            cfg: RecoveryConfig, track_kwargs: dict, expected_yaw: Optional[float] = None) -> RecoveryResult:
     """Fit the body afresh to this frame from several starts and keep the best.
 
     tracker: the ``BodyTracker`` (its ``track`` fits a start; its state and history are restored
@@ -84,8 +89,14 @@ def recover(tracker, points: np.ndarray, lost: BodyState, lost_health: TrackingH
     the starts turn). last_good: the last state judged tracked (its limbs are a start), or None.
     measure: the detector's measures of a candidate state. limits: the ``LossConfig``.
     track_kwargs: the frame's other ``track`` arguments (depth_m, K, time_s, surface).
+    expected_yaw: the yaw (radians) the turn of the tracked frames expects now
+    (``tracking_health.expected_yaw``), or None; the starts then turn the prediction onto it
+    first: a tracker that fell behind the turn predicts the lag it fell into.
     """
     saved = tracker.snapshot()
+    if expected_yaw is not None:
+        predicted = replace(predicted, global_orient=yaw_turned(
+            predicted.global_orient, np.degrees(yaw_difference(expected_yaw, root_yaw(predicted.global_orient)))))
     last = ("last", (last_good or predicted).body_pose)
     a_pose = ("A-pose", tracker.initial_state(points).body_pose)
     best = RecoveryResult(state=lost, health=lost_health, start="tracked")

@@ -118,3 +118,50 @@ def test_a_body_turned_180_degrees_is_detected_and_recovered(bm):
     assert err < 10, err
     assert not rep.health.lost
     assert fu.events and fu.events[0][0] == 4
+
+
+def test_yaw_lag_is_judged_against_the_turn_of_the_tracked_frames():
+    """A tracker that falls behind a steady turn by a few degrees a frame stays under the root-jump
+    limit (its two-frame prediction follows the lag); the line through the earlier tracked frames'
+    yaws does not follow it, and the lag is flagged once past ``max_yaw_lag_rad``."""
+    from thuman.capture.recovery import yaw_turned
+    from thuman.capture.tracking_health import LossConfig, assess, expected_yaw, root_yaw, yaw_difference
+
+    cfg = LossConfig(max_yaw_lag_rad=np.radians(20))  # off by default
+    tilt = np.array([0.2, 0.0, 0.05])  # a bow: the yaw is the facing in the floor plane, not the whole rotation
+    assert np.degrees(root_yaw(yaw_turned(tilt, 40.0))) == pytest.approx(40.0 + np.degrees(root_yaw(tilt)), abs=1e-3)
+    assert yaw_difference(np.radians(179), np.radians(-179)) == pytest.approx(np.radians(-2))
+    t = np.arange(12) / 5.0                        # 5 fps
+    yaws = np.radians(6.0 * np.arange(12) - 170)   # 6 degrees a frame, through +-180
+    yaws = (yaws + np.pi) % (2 * np.pi) - np.pi
+    assert expected_yaw(t[:5], yaws[:5], 1.0, cfg) is None  # too few frames
+    want = np.radians(6.0 * 12 - 170)
+    assert yaw_difference(expected_yaw(t, yaws, 12 / 5.0, cfg), want) == pytest.approx(0.0, abs=1e-6)
+    # the last tracked frames fell behind by 2, 3, 4 and now 9 degrees a frame more: 18 behind, then 27
+    lagged = yaws.copy()
+    lagged[-3:] -= np.radians([2, 5, 9])
+    for behind, flagged in [(15.0, False), (27.0, True)]:
+        lag = abs(yaw_difference(want - np.radians(behind), expected_yaw(t, lagged, 12 / 5.0, cfg)))
+        h = assess(0.005, 0.0, 0.1, np.zeros(69), np.radians(5), cfg, yaw_lag_rad=lag)
+        assert h.lost == flagged, (behind, h.summary())
+    assert "off the turn" in h.summary()
+
+
+def test_recovery_score_prefers_the_start_on_the_turn_to_a_flip():
+    """A side view's front/back flip explains the depth about as well as the right body (seed 3's
+    imitation stage: a 'yaw +180' start won with residual 20 mm and took the subject 176 degrees
+    off); scored with its yaw lag, the flip needs a clearly better fit to win."""
+    from thuman.capture.recovery import health_score
+    from thuman.capture.tracking_health import LossConfig, TrackingHealth
+
+    cfg = LossConfig(max_yaw_lag_rad=np.radians(20))
+    on_turn = TrackingHealth(residual_m=0.013, unexplained=0.05, free_space=0.35, joints_over_limit=0,
+                             root_jump_rad=0.0, yaw_lag_rad=np.radians(5))
+    flip = TrackingHealth(residual_m=0.012, unexplained=0.04, free_space=0.33, joints_over_limit=0,
+                          root_jump_rad=0.0, yaw_lag_rad=np.radians(175))
+    assert health_score(on_turn, cfg) < health_score(flip, cfg)
+    much_better_flip = TrackingHealth(residual_m=0.004, unexplained=0.0, free_space=0.1, joints_over_limit=0,
+                                      root_jump_rad=0.0, yaw_lag_rad=np.radians(175))
+    wrong = TrackingHealth(residual_m=0.03, unexplained=0.4, free_space=0.7, joints_over_limit=2,
+                           root_jump_rad=0.0, yaw_lag_rad=0.0)
+    assert health_score(much_better_flip, cfg) < health_score(wrong, cfg)
