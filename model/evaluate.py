@@ -66,15 +66,20 @@ def body_prediction(batch: dict) -> list[dict]:
             for b in range(occ.shape[0])]
 
 
+def method_field(pred: dict, batch: dict, b: int, levels: surface.SurfaceLevels) -> np.ndarray:
+    """(D, H, W) float32: the method's surface field of sample ``b`` (model/surface.py: the
+    probability at the loss's even odds, a lower threshold inside the sample's input body); a
+    baseline's binary body maps to itself."""
+    body = surface.body_occupancy(batch["semantic_volume"][b].cpu().numpy(), channel_axis=0)
+    return surface.surface_field(pred["occupancy"], body, levels)
+
+
 def score_sample(pred: dict, batch: dict, b: int, grid, item_to_view: np.ndarray, max_shift: int,
                  levels: surface.SurfaceLevels, with_meshes: bool = True) -> dict:
     """Every metric for sample ``b`` of ``batch``; ``levels``: the thresholds of
     ``surface.surface_field`` (``surface.network_levels`` of the run)."""
     target = batch["occupancy"][b, 0].cpu().numpy() > 0.5
-    # the method's surface (model/surface.py): the probability at the loss's even odds, with a
-    # lower threshold inside the input body; a baseline's binary body maps to itself
-    body = surface.body_occupancy(batch["semantic_volume"][b].cpu().numpy(), channel_axis=0)
-    field = surface.surface_field(pred["occupancy"], body, levels)
+    field = method_field(pred, batch, b, levels)
     occ = field >= surface.FIELD_LEVEL
     best, shift = metrics.iou_z_search(occ, target, max_shift)
     row = {"iou": best, "iou_no_shift": metrics.iou(occ, target), "z_shift_voxels": shift}
@@ -237,8 +242,7 @@ def _sheet_row(batch: dict, b: int, pred: dict, levels: surface.SurfaceLevels) -
     h2, w2 = rgb.shape[:2]
     empty = np.zeros_like(rgb)
     gt_sil = batch["occupancy"][b, 0].cpu().numpy().max(axis=0) > 0.5
-    body = surface.body_occupancy(batch["semantic_volume"][b].cpu().numpy(), channel_axis=0)
-    pr_sil = surface.surface_occupancy(pred["occupancy"], body, levels).max(axis=0)
+    pr_sil = (method_field(pred, batch, b, levels) >= surface.FIELD_LEVEL).max(axis=0)
     sil = np.stack([pr_sil, gt_sil, pr_sil & gt_sil], axis=-1).astype(np.float32)
     sil = np.repeat(np.repeat(sil, h2 // sil.shape[0], 0), w2 // sil.shape[1], 1)
     refined = pred.get("normal_refined")
