@@ -415,7 +415,8 @@ class DoubleFusion:
                     # subject's (seed 1: a line through yaws across a 180-degree re-initialisation
                     # expected 86-174 degrees off and spun the restarted body); judge from new frames.
                     self._yaws = []
-                self.tracker.restart(body, track_kwargs.get("time_s"), previous=self._turn_before(body, frame) if self.cfg.recovery.restart_with_turn else None)
+                previous = self._turn_before(body, frame) if self.cfg.recovery.restart_with_turn else None
+                self.tracker.restart(body, track_kwargs.get("time_s"), previous=previous)
                 self._since_start = 0
             if result.start == "tracked":
                 text = f"tracking lost ({health.summary()}): no fresh fit explains the frame better, frame not fused"

@@ -115,7 +115,8 @@ class TrackingHealth:
     def as_dict(self) -> dict:
         return {"residual_m": float(self.residual_m), "unexplained": float(self.unexplained),
                 "free_space": float(self.free_space), "joints_over_limit": int(self.joints_over_limit),
-                "root_jump_rad": float(self.root_jump_rad), "yaw_lag_rad": float(self.yaw_lag_rad), "lost": bool(self.lost), "reasons": list(self.reasons)}
+                "root_jump_rad": float(self.root_jump_rad), "yaw_lag_rad": float(self.yaw_lag_rad),
+                "lost": bool(self.lost), "reasons": list(self.reasons)}
 
 
 def rotation_angle(aa_a: np.ndarray, aa_b: np.ndarray) -> float:

@@ -29,7 +29,8 @@ from thuman_io.grid import VolumeGrid
 @dataclass
 class Reconstruction:
     """vertices (V, 3) float64 view frame (normalised units), faces (F, 3) int64; occupancy
-    (D, H, W) float32, the surface field (``surface.surface_field``: probabilities, raised inside the body); normal_projected / normal_refined (2H, 2W, 3) or None;
+    (D, H, W) float32, the surface field (``surface.surface_field``, crossing 0.5 at the method's
+    surface); normal_projected / normal_refined (2H, 2W, 3) or None;
     depth_front / depth_refined (2H, 2W) view-frame z of the front surface (NaN off the body)."""
 
     vertices: np.ndarray
