@@ -60,6 +60,88 @@ def test_fit_clothed_subject_from_a_rough_start(bm):
     assert fit.start == "given" and 0 < fit.residual_m[0] < fit.residual_m[1]
 
 
+def _posed(bm, start):
+    f = lambda x, n: np.asarray(np.zeros(n) if x is None else x, np.float32)[None]
+    out = bm.forward(betas=f(start.betas, 10), global_orient=f(start.global_orient, 3),
+                     body_pose=f(start.body_pose, 69), transl=f(start.transl, 3))
+    return out.vertices[0].astype(np.float64), out.joints[0].astype(np.float64)
+
+
+def _nearest_mean(a, b):
+    from scipy.spatial import cKDTree
+
+    return float(cKDTree(b).query(a)[0].mean())
+
+
+def test_mirror_pose_poses_the_mirror_image(bm):
+    """joints.mirror_pose: the posed body of the mirrored pose is the posed body reflected through
+    x = 0 (the rest frame's sagittal plane), left and right swapped; mirroring twice is the identity."""
+    from thuman_io.body.joints import JOINT_NAMES, MIRROR, mirror_pose
+
+    assert [JOINT_NAMES[i] for i in MIRROR[[1, 16, 22, 15]]] == ["right_hip", "right_shoulder", "right_hand", "head"]
+    pose, _ = _pose(HELD_OUT_SEEDS[0])
+    pose[:3] = 0
+    assert np.allclose(mirror_pose(mirror_pose(pose)), pose)
+    assert np.allclose(mirror_pose(pose)[3:], mirror_pose(pose[3:]))
+    v, j = _posed(bm, FitStart(body_pose=pose[3:]))
+    vm, jm = _posed(bm, FitStart(body_pose=mirror_pose(pose[3:])))
+    reflect = np.array([-1.0, 1.0, 1.0])
+    # The open model is left-right symmetric to within millimetres, so nearest points agree.
+    assert _nearest_mean(vm, v * reflect) < 0.002
+    assert np.linalg.norm(jm[MIRROR] - j * reflect, axis=1).max() < 0.01
+    # A pose that is not its own mirror image moves: the check above is not vacuous.
+    assert _nearest_mean(vm, v) > 0.01
+
+
+def test_front_back_twin_is_the_coronal_mirror(bm):
+    """search.front_back_twin: the twin's body is the fitted body reflected through its own coronal
+    plane through the root joint (limbs stay, the torso faces the other way)."""
+    from thuman_io.body.registration.search import front_back_twin
+
+    pose, transl = _pose(HELD_OUT_SEEDS[1])
+    start = FitStart(betas=np.r_[0.7, -0.3, np.zeros(8)], global_orient=pose[:3], body_pose=pose[3:], transl=transl)
+    v, j = _posed(bm, start)
+    vt, jt = _posed(bm, front_back_twin(start))
+    forward = Rotation.from_rotvec(pose[:3]).as_matrix()[:, 2]
+    reflected = v - 2 * ((v - j[0]) @ forward)[:, None] * forward[None]
+    assert np.linalg.norm(jt[0] - j[0]) < 1e-5
+    assert _nearest_mean(vt, reflected) < 0.002
+    facing = Rotation.from_rotvec(front_back_twin(start).global_orient).as_matrix()[:, 2]
+    assert facing @ forward < -0.99
+
+
+def test_transplant_limbs_unfolds_an_arm(bm):
+    """limbs.transplant_limbs: a fit right but for one arm folded across the trunk (the failure of
+    seed 241) gets an arm near the scan's from the library's limbs; the other limbs stay."""
+    import torch
+
+    from thuman_io.body.registration import fit as F
+    from thuman_io.body.registration.limbs import LIMBS, transplant_limbs
+
+    pose, transl = _pose(HELD_OUT_SEEDS[3])
+    truth = bm.pose_one(np.zeros(10), pose, transl)
+    target = F._Target(truth.vertices[0], bm.faces, 6000, 0)
+    folded = pose[3:].copy()
+    folded[3 * 16:3 * 17] = Rotation.from_euler("xyz", [30, 20, 110], degrees=True).as_rotvec()   # right shoulder
+    folded[3 * 18:3 * 19] = Rotation.from_euler("xyz", [160, 20, -160], degrees=True).as_rotvec()  # right elbow
+    p = F._Params(bm, FitStart(global_orient=pose[:3], body_pose=folded, transl=transl), torch.device("cpu"))
+    arm = list(LIMBS["right arm"][1:]) + [23]
+
+    def arm_error():
+        with torch.no_grad():
+            joints = p.pose()[1][0].numpy()
+        return np.linalg.norm(joints[arm] - truth.joints[0][arm], axis=1).mean()
+
+    before = arm_error()
+    changed = transplant_limbs(p, target, bm, lambda v: float(F.data_loss(v, target, bm.faces, 0.15, 0.5, 1.0)))
+    after = arm_error()
+    assert before > 0.25 and "right arm" in changed and after < 0.5 * before, (before, after, changed)
+    with torch.no_grad():
+        joints = p.pose()[1][0].numpy()
+    legs = list(LIMBS["legs"])
+    assert np.linalg.norm(joints[legs] - truth.joints[0][legs], axis=1).max() < 0.05
+
+
 def _write_obj(path, vertices, faces, crlf=True):
     rows = [f"v {a:.6f} {b:.6f} {c:.6f}" for a, b, c in vertices] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
     end = "\r\n" if crlf else "\n"

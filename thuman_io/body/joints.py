@@ -47,3 +47,35 @@ def descendants(joint: int) -> list[int]:
         if PARENTS[j] in out:
             out.append(j)
     return out
+
+
+def _mirror_permutation() -> np.ndarray:
+    names = list(JOINT_NAMES)
+    swap = {"left_": "right_", "right_": "left_"}
+    out = []
+    for n in names:
+        side = next((s for s in swap if n.startswith(s)), None)
+        out.append(names.index(swap[side] + n[len(side):]) if side else names.index(n))
+    return np.asarray(out, np.int64)
+
+
+#: MIRROR[j]: the joint on the other side of the body (left <-> right; the spine, neck, head and
+#: pelvis map to themselves).
+MIRROR: np.ndarray = _mirror_permutation()
+
+
+def mirror_pose(pose: np.ndarray) -> np.ndarray:
+    """The pose of the body's mirror image through its sagittal plane (x = 0 of the rest frame,
+    which swaps the subject's left and right): each joint takes its mirror joint's rotation with
+    the axis-angle's y and z negated. pose: (..., 72) with the global orientation first, or
+    (..., 69) body pose, radians; returns the same shape. ``mirror_pose(mirror_pose(p)) == p``.
+    The global orientation is mirrored about the rest frame's x = 0 plane too, so a 72-value pose
+    of a body facing +Z stays facing +Z."""
+    p = np.asarray(pose, np.float64)
+    n = p.shape[-1] // 3
+    if p.shape[-1] not in (POSE_SIZE, BODY_POSE_SIZE):
+        raise ValueError(f"mirror_pose: expected 72 or 69 values, got {p.shape[-1]}")
+    first = NUM_JOINTS - n                     # 0 for a full pose, 1 for a body pose
+    perm = MIRROR[first:] - first
+    aa = p.reshape(p.shape[:-1] + (n, 3))[..., perm, :] * np.array([1.0, -1.0, -1.0])
+    return aa.reshape(p.shape)

@@ -18,8 +18,11 @@ vertices every iteration (Open3D's exact closest points give the final residual)
 
 Stages: rigid (orientation, translation, scale), then pose and shape with strong priors, then
 with weak priors. Without a start the orientation and a coarse pose come from a search
-(:mod:`thuman_io.body.registration.search`); its candidates each run the first two stages, and
-a limb search (discrete shoulder, elbow, hip and knee rotations) precedes the last.
+(:mod:`thuman_io.body.registration.search`); its candidates each run the first two stages, the
+winner's front/back twin (``search.front_back_twin``) runs them too, the better of the two has
+its limbs replaced by library limbs where that explains the scan better
+(:mod:`thuman_io.body.registration.limbs`), and a limb search (discrete shoulder, elbow, hip and
+knee rotations) precedes the last.
 """
 from __future__ import annotations
 
@@ -175,6 +178,23 @@ def fit_body(bm, vertices: np.ndarray, faces: np.ndarray, start: FitStart | None
         loss = _run(p, stages[:2], target, bm, jt, cfg, history, progress, tag=f"{k}:" if len(starts) > 1 else "")
         tried.append((loss, k, p))
     loss, _, p = min(tried, key=lambda x: x[0])
+    if how == "search":
+        # The winner's front/back twin (search.front_back_twin) runs the same two stages.
+        from thuman_io.body.registration.search import front_back_twin
+
+        twin = _Params(bm, front_back_twin(p.start()), dev)
+        twin_loss = _run(twin, stages[:2], target, bm, jt, cfg, history, progress, tag="twin:")
+        if twin_loss < loss:
+            loss, p = twin_loss, twin
+        # Limbs folded or twisted away from the scan's limbs take a library pose's (limbs.py).
+        from thuman_io.body.registration.limbs import transplant_limbs
+
+        def score(verts):
+            return float(data_loss(verts, target, bm.faces, coarse[0], coarse[1], 1.0))
+
+        if transplant_limbs(p, target, bm, score):
+            p.start_pose = p.body_pose.detach().clone()
+            loss = _run(p, stages[1:2], target, bm, jt, cfg, history, progress, tag="transplant:")
     for _ in range(2 if how == "search" else 0):
         if not _limb_search(p, target, bm, coarse):
             break
@@ -286,6 +306,13 @@ class _Params:
         with torch.no_grad():
             self.pivot = bm.forward_torch(betas=self.betas, global_orient=self.global_orient,
                                           body_pose=self.body_pose).joints[:, :1]
+
+    def start(self) -> FitStart:
+        """The current parameters as a :class:`FitStart`."""
+        def a(t):
+            return t.detach().cpu().numpy()[0].astype(np.float64)
+        return FitStart(betas=a(self.betas), global_orient=a(self.global_orient), body_pose=a(self.body_pose),
+                        transl=a(self.transl), scale=float(np.exp(a(self.log_scale)[0])))
 
     def rigid(self, scale: bool):
         return [self.global_orient, self.transl] + ([self.log_scale] if scale else [])

@@ -64,7 +64,7 @@ def search_starts(bm, target_points: np.ndarray, cfg, count: int = 4) -> list:
     flat = torch.as_tensor(turned.reshape(-1, len(sub), 3), dtype=torch.float32)
     scores, shifts = [], []
     for chunk in torch.split(flat, 32):
-        score, shift = _score_with_shift(chunk, t_tgt)
+        score, shift = score_with_shift(chunk, t_tgt)
         scores.append(score)
         shifts.append(shift)
     shifts = torch.cat(shifts).numpy().reshape(len(rots), len(poses), 3)
@@ -93,7 +93,26 @@ def search_starts(bm, target_points: np.ndarray, cfg, count: int = 4) -> list:
     return starts
 
 
-def _score_with_shift(bodies, target, steps: int = _SHIFT_STEPS):
+def front_back_twin(start):
+    """The body seen from the other side: a :class:`FitStart` whose body is ``start``'s mirrored
+    through its own coronal plane (through the root joint), so that each limb stays about where
+    it was while the torso faces the other way. A depth scan or a coarse chamfer tells front from
+    back poorly; a fit facing backwards puts its limbs on the far side of the body, and
+    gradients cannot turn it round (seeds 241, 243 of docs/body.md). The coronal mirror is the
+    sagittal one (``joints.mirror_pose``: left and right swapped) followed by half a turn about
+    the body's own vertical axis; betas and translation are kept (the root joint stays put)."""
+    from scipy.spatial.transform import Rotation
+
+    from thuman_io.body.joints import mirror_pose
+    from thuman_io.body.registration.fit import FitStart
+
+    g = Rotation.from_rotvec(np.zeros(3) if start.global_orient is None else np.asarray(start.global_orient, np.float64))
+    pose = np.zeros(69) if start.body_pose is None else np.asarray(start.body_pose, np.float64)
+    return FitStart(betas=start.betas, global_orient=(g * Rotation.from_euler("y", np.pi)).as_rotvec(),
+                    body_pose=mirror_pose(pose), transl=start.transl, scale=start.scale)
+
+
+def score_with_shift(bodies, target, steps: int = _SHIFT_STEPS):
     """Truncated symmetric chamfer of each body after a few translation-only ICP steps.
 
     Clothing and hair move a scan's centroid away from its body's (by 4-8 cm on simulated

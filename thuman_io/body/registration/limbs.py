@@ -1,0 +1,94 @@
+"""Limb transplant: give each limb of a fitted body the configuration of a library pose.
+
+After the torso is placed (search, first stages, front/back twin), a limb can still lie folded
+into the trunk or twisted, with the scan's real limb unexplained beside it: gradient steps do not
+bring it over (the Geman-McClure kernel sees the far points as outliers), nor do rotations of
+one joint at a time (a folded arm that should point needs collar, shoulder and elbow at once;
+seed 241 of docs/body.md). Here every limb in turn takes the joint rotations of each key pose of
+the built-in library (with its variants) and of its mirror image (``joints.mirror_pose``), and of the fit's own
+mirror image; the two legs and the two arms are also tried together (a swapped pair); the rest
+of the body is held. The candidates are posed in one batch and ranked by a truncated symmetric chamfer against the
+target (``search``'s score), the best few are scored by the fitter's own data term, and the
+limb keeps the best one if it lowers that term.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: The joints each limb takes from a library pose (joints.py order): collar, shoulder, elbow,
+#: wrist for the arms; hip, knee, ankle for the legs.
+LIMBS = {"left arm": (13, 16, 18, 20), "right arm": (14, 17, 19, 21), "left leg": (1, 4, 7),
+         "right leg": (2, 5, 8)}
+#: Limbs that also move together: two legs (or arms) the fit swapped cannot be put right one at a
+#: time (each alone would leave both on one side; seed 247's kick).
+LIMBS.update({"legs": LIMBS["left leg"] + LIMBS["right leg"], "arms": LIMBS["left arm"] + LIMBS["right arm"]})
+_BODY_SUBSAMPLE = 1000
+_TARGET_SUBSAMPLE = 2000
+_SHORTLIST = 12
+
+
+def library_limb_poses() -> np.ndarray:
+    """(400, 69) body poses, radians: the built-in library (20 key poses, each with its 9 default
+    variants, seed 0) and their mirror images, the transplant's donors. The key poses alone were
+    too coarse: a held-out arm was better explained by its folded fit than by any of their 40 arms,
+    and by 10 of these 400 (test_transplant_limbs_unfolds_an_arm's case)."""
+    from thuman_io.body.joints import mirror_pose
+    from thuman_io.body.poses import load_pose_library
+
+    poses = load_pose_library("builtin", variants=9, seed=0).poses.astype(np.float64)[:, 3:]
+    return np.concatenate([poses, mirror_pose(poses)])
+
+
+def limb_candidates(body_pose: np.ndarray, donors: np.ndarray, joints) -> np.ndarray:
+    """(D, 69) copies of ``body_pose`` (69,) with the rotations of ``joints`` (body joint indices,
+    1-23) taken from each donor pose (D, 69). Pure."""
+    out = np.repeat(np.asarray(body_pose, np.float64)[None], len(donors), axis=0)
+    for j in joints:
+        out[:, 3 * (j - 1):3 * j] = donors[:, 3 * (j - 1):3 * j]
+    return out
+
+
+def transplant_limbs(p, target, bm, score_fn) -> list:
+    """Give each limb of the fit ``p`` (``fit._Params``) the best donor configuration, in place.
+    target: ``fit._Target``; score_fn(verts) -> float: the fitter's data term of one posed body
+    (V, 3) tensor. Returns the names of the limbs that changed."""
+    import torch
+
+    from thuman_io.body.joints import mirror_pose
+    from thuman_io.body.registration.search import score_with_shift
+
+    donors = library_limb_poses()
+    rng = np.random.default_rng(0x71AB)
+    sub = torch.as_tensor(rng.choice(bm.num_vertices, min(_BODY_SUBSAMPLE, bm.num_vertices), replace=False))
+    pts = target.points[rng.choice(len(target.points), min(_TARGET_SUBSAMPLE, len(target.points)), replace=False)]
+    tgt = torch.as_tensor(pts, dtype=torch.float32)
+
+    def posed(body_pose):
+        with torch.no_grad():
+            n = len(body_pose)
+            pose = torch.as_tensor(body_pose, dtype=p.body_pose.dtype, device=p.body_pose.device)
+            out = bm.forward_torch(betas=p.betas.expand(n, -1), global_orient=p.global_orient.detach().expand(n, -1),
+                                   body_pose=pose)
+            s = torch.exp(p.log_scale)[:, :, None]
+            return s * out.vertices + (1 - s) * p.pivot + p.transl[:, None]
+
+    changed = []
+    current = p.body_pose.detach().cpu().numpy()[0].astype(np.float64)
+    best = score_fn(posed(current[None])[0])
+    for name, joints in LIMBS.items():
+        # The fit's own mirror image is a donor too: its left and right limbs swapped.
+        cand = limb_candidates(current, np.concatenate([donors, mirror_pose(current)[None]]), joints)
+        chamfer = []
+        for k in range(0, len(cand), 24):
+            v = posed(cand[k:k + 24])[:, sub].float().cpu()
+            chamfer.append(score_with_shift(v, tgt, steps=0)[0])
+        order = torch.cat(chamfer).argsort()[:_SHORTLIST].tolist()
+        scored = [(score_fn(posed(cand[k][None])[0]), k) for k in order]
+        value, k = min(scored)
+        if value < best - 1e-4:
+            best, current = value, cand[k]
+            changed.append(name)
+    if changed:
+        with torch.no_grad():
+            p.body_pose[0] = torch.as_tensor(current, dtype=p.body_pose.dtype, device=p.body_pose.device)
+    return changed
