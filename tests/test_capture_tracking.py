@@ -119,3 +119,55 @@ def test_band_warp_by_sparse_matrix_equals_the_gather_warp():
     a = warp_points(maps, idx, w, x)
     b = warp_by_matrix(maps, warp_matrix(idx, w, x, g.num_nodes))
     assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_new", [0, 1, 7, 60])
+def test_adding_nodes_updates_nearest_nodes_as_a_full_search(n_new):
+    """The fusion band's nearest nodes after nodes are added (only the points they come near are
+    searched again) must be those of a search over all nodes, and so must the band's warp matrix."""
+    from thuman.capture.node_graph import (add_nearest_nodes, nearest_nodes, node_weights, update_warp_matrix,
+                                           warp_by_matrix, warp_matrix)
+
+    rng = np.random.default_rng(n_new)
+    old = torch.as_tensor(rng.uniform(-0.3, 0.3, (80, 3)), dtype=torch.float32)
+    new = torch.as_tensor(rng.uniform(-0.5, 0.5, (n_new, 3)), dtype=torch.float32)
+    pos = torch.cat([old, new])
+    x = torch.as_tensor(rng.uniform(-0.6, 0.6, (20000, 3)), dtype=torch.float32)
+    d0, i0 = nearest_nodes(old, x)
+    d, i, changed = add_nearest_nodes(pos, x, d0, i0, len(old))
+    d_full, i_full = nearest_nodes(pos, x)
+    assert torch.equal(i, i_full) and torch.equal(d, d_full)
+    assert (len(changed) == 0) == (n_new == 0) and len(changed) < len(x)
+    unchanged = torch.ones(len(x), dtype=torch.bool)
+    unchanged[changed] = False
+    assert torch.equal(i[unchanged], i0[unchanged])
+    if n_new:
+        assert bool((i[changed] >= len(old)).any(1).all())  # a changed point took a new node
+    w, w_full = node_weights(d, 0.1), node_weights(d_full, 0.1)
+    assert torch.equal(w, w_full)
+    # Only the changed rows of the band's warp matrix are written again, as fusion does.
+    before = warp_matrix(i0, node_weights(d0, 0.1), x, len(old))
+    w_upd = node_weights(d0, 0.1).clone()
+    w_upd[changed] = node_weights(d[changed], 0.1)
+    assert torch.equal(w_upd, w_full)
+    grown = update_warp_matrix(before, changed, i[changed], w_upd[changed], x[changed], len(pos))
+    full = warp_matrix(i_full, w_full, x, len(pos))
+    assert grown.shape == full.shape == (len(x), 4 * len(pos))
+    for part in ("crow_indices", "col_indices", "values"):
+        assert torch.equal(getattr(grown, part)(), getattr(full, part)())
+    assert before.shape == (len(x), 4 * len(old))  # the old matrix is left as it was
+    maps = torch.as_tensor(rng.normal(size=(len(pos), 3, 4)), dtype=torch.float32)
+    assert torch.equal(warp_by_matrix(maps, grown), warp_by_matrix(maps, full))
+
+
+def test_adding_nodes_to_a_graph_of_fewer_than_k_searches_again():
+    from thuman.capture.node_graph import add_nearest_nodes, nearest_nodes
+
+    rng = np.random.default_rng(1)
+    pos = torch.as_tensor(rng.uniform(-0.3, 0.3, (6, 3)), dtype=torch.float32)
+    x = torch.as_tensor(rng.uniform(-0.3, 0.3, (500, 3)), dtype=torch.float32)
+    d0, i0 = nearest_nodes(pos[:2], x)
+    assert d0.shape == (500, 2)
+    d, i, changed = add_nearest_nodes(pos, x, d0, i0, 2)
+    d_full, i_full = nearest_nodes(pos, x)
+    assert d.shape == (500, 4) and torch.equal(i, i_full) and torch.equal(d, d_full) and len(changed) == 500
