@@ -32,9 +32,9 @@ from thuman.capture.body_tracking import BodyState, BodyTracker, SurfaceTargets,
 from thuman.capture.camera import backproject, cv_to_capture, depth_mm_to_m
 from thuman.capture.frames import Frame
 from thuman.capture.node_graph import (NodeGraph, add_nearest_nodes, arap_energy, bind_residuals, build_graph,
-                                       nearest_nodes, node_transforms, node_weights, point_weights, sample_nodes,
-                                       update_warp_matrix, warp_by_matrix, warp_matrix, warp_normals,
-                                       warp_points)
+                                       nearest_nodes, node_skinning, node_transforms, node_weights, point_weights,
+                                       sample_nodes, update_warp_matrix, warp_by_matrix, warp_matrix,
+                                       warp_points, warp_points_and_normals)
 from thuman.capture.optim import Adam
 from thuman.capture.recovery import RecoveryConfig, recover, yaw_turned
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
@@ -454,8 +454,8 @@ class DoubleFusion:
         with torch.no_grad():
             maps = node_transforms(g, self._joint_transforms(pred))
             sm = self._samples
-            live = warp_points(maps, sm.node_idx, sm.node_w, sm.points).double()
-            live_n = warp_normals(maps, sm.node_idx, sm.node_w, sm.normals).double()
+            live, live_n = warp_points_and_normals(maps, sm.node_idx, sm.node_w, sm.points, sm.normals)
+            live, live_n = live.double(), live_n.double()
             w = torch.einsum("pk,pkj->pj", sm.node_w, g.skin[sm.node_idx]).double()
             w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
             _, rest_j = self.tracker.rest(pred.betas)
@@ -559,13 +559,13 @@ class DoubleFusion:
         opt = Adam([rot, tra], lr=cfg.node_lr)
         s2 = cfg.sigma_m ** 2
         residual = float("nan")
+        skinning = node_skinning(g, self._joint_maps)  # the same in every step
+        sm = self._samples
         for _ in range(cfg.node_iterations):
             opt.zero_grad()
-            maps = node_transforms(g, self._joint_maps, rot, tra)
-            sm = self._samples
-            live = warp_points(maps, sm.node_idx, sm.node_w, sm.points)
+            maps = node_transforms(g, self._joint_maps, rot, tra, skinning=skinning)
+            live, nrm = warp_points_and_normals(maps, sm.node_idx, sm.node_w, sm.points, sm.normals)
             with torch.no_grad():
-                nrm = warp_normals(maps, sm.node_idx, sm.node_w, sm.normals)
                 vis = torch.nonzero((nrm * (-live)).sum(-1) > 0).squeeze(1)
                 d, j = nearest(pts, live[vis])
                 keep = d < self.tracker.cfg.max_corr_dist_m

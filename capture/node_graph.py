@@ -178,21 +178,36 @@ def point_weights(graph: NodeGraph, points: torch.Tensor, k: int = 4, chunk: int
     return idx, node_weights(dist, graph.radius_m)
 
 
+def node_skinning(graph: NodeGraph, joint_transforms: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 4) the nodes' skinning maps S_k: their skinning weights blend the (24, 4, 4)
+    canonical -> live joint maps. They do not depend on the corrections, so a fit of the
+    corrections computes them once (``skinning`` of :func:`node_transforms`)."""
+    return torch.einsum("nj,jab->nab", graph.skin, joint_transforms[:, :3, :])
+
+
 def node_transforms(graph: NodeGraph, joint_transforms: torch.Tensor,
                     rotations: Optional[torch.Tensor] = None,
-                    translations: Optional[torch.Tensor] = None) -> torch.Tensor:
+                    translations: Optional[torch.Tensor] = None,
+                    skinning: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(N, 3, 4) per-node maps S_k E_k: the ED correction followed by the node's skinning.
 
     joint_transforms: (24, 4, 4) canonical -> live joint maps (``warp.canonical_to_live``).
-    rotations/translations override the graph's (for optimisation)."""
+    rotations/translations override the graph's (for optimisation); skinning: the (N, 3, 4)
+    :func:`node_skinning` of these joint maps when the caller has it already."""
     rot = graph.rotations if rotations is None else rotations
     tra = graph.translations if translations is None else translations
     r = rodrigues(rot)
     g = graph.positions
     e_t = g + tra - (r @ g[:, :, None])[..., 0]
-    s = torch.einsum("nj,jab->nab", graph.skin, joint_transforms[:, :3, :])  # (N, 3, 4)
+    s = node_skinning(graph, joint_transforms) if skinning is None else skinning  # (N, 3, 4)
     sr, st = s[:, :, :3], s[:, :, 3]
     return torch.cat([sr @ r, ((sr @ e_t[:, :, None])[..., 0] + st)[..., None]], dim=-1)
+
+
+def blend_maps(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """(P, 3, 4) each point's blended node map sum_k w_k S_k E_k: (N, 3, 4) node maps, (P, k)
+    idx / weights."""
+    return (maps[idx] * w[:, :, None, None]).sum(1)
 
 
 def warp_points(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: torch.Tensor,
@@ -200,10 +215,23 @@ def warp_points(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: 
     """W(x): (N, 3, 4) node maps, (P, k) idx/weights, (P, 3) canonical points -> (P, 3) live."""
     out = []
     for s in range(0, len(points), chunk):
-        m = (maps[idx[s:s + chunk]] * w[s:s + chunk, :, None, None]).sum(1)
+        m = blend_maps(maps, idx[s:s + chunk], w[s:s + chunk])
         p = points[s:s + chunk]
         out.append((m[:, :, :3] @ p[:, :, None])[..., 0] + m[:, :, 3])
     return torch.cat(out) if out else points.new_zeros((0, 3))
+
+
+def warp_points_and_normals(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: torch.Tensor,
+                            normals: torch.Tensor):
+    """:func:`warp_points` and :func:`warp_normals` of the same (P, 3) canonical points and unit
+    normals from one blend of the maps: (live points (P, 3), live unit normals (P, 3), the
+    normals without gradient)."""
+    m = blend_maps(maps, idx, w)
+    live = (m[:, :, :3] @ points[:, :, None])[..., 0] + m[:, :, 3]
+    with torch.no_grad():
+        n = (m[:, :, :3] @ normals[:, :, None])[..., 0]
+        n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return live, n
 
 
 def warp_matrix(idx: torch.Tensor, w: torch.Tensor, points: torch.Tensor, num_nodes: int) -> torch.Tensor:

@@ -171,3 +171,28 @@ def test_adding_nodes_to_a_graph_of_fewer_than_k_searches_again():
     d, i, changed = add_nearest_nodes(pos, x, d0, i0, 2)
     d_full, i_full = nearest_nodes(pos, x)
     assert d.shape == (500, 4) and torch.equal(i, i_full) and torch.equal(d, d_full) and len(changed) == 500
+
+
+def test_one_blend_warps_points_and_normals_as_the_separate_warps():
+    """The node fit blends the node maps once per step for points and normals, with the nodes'
+    skinning computed once per frame; both must equal the separate functions exactly."""
+    from thuman.capture.node_graph import (build_graph, node_skinning, node_transforms, point_weights,
+                                           sample_nodes, warp_normals, warp_points, warp_points_and_normals)
+    from thuman.capture.warp import rodrigues
+
+    rng = np.random.default_rng(5)
+    pts = rng.normal(size=(800, 3)).astype(np.float32) * 0.3
+    g = build_graph(sample_nodes(pts, 0.1), pts, rng.dirichlet(np.ones(24), 800).astype(np.float32), 0.1)
+    joints = torch.eye(4).repeat(24, 1, 1)
+    joints[:, :3, :3] = rodrigues(torch.as_tensor(rng.normal(size=(24, 3)) * 0.3, dtype=torch.float32))
+    joints[:, :3, 3] = torch.as_tensor(rng.normal(size=(24, 3)) * 0.1, dtype=torch.float32)
+    rot = torch.as_tensor(rng.normal(size=(g.num_nodes, 3)) * 0.05, dtype=torch.float32).requires_grad_(True)
+    tra = torch.as_tensor(rng.normal(size=(g.num_nodes, 3)) * 0.01, dtype=torch.float32)
+    maps = node_transforms(g, joints, rot, tra)
+    assert torch.equal(maps, node_transforms(g, joints, rot, tra, skinning=node_skinning(g, joints)))
+    x = torch.as_tensor(pts[:300])
+    n = torch.nn.functional.normalize(torch.as_tensor(rng.normal(size=(300, 3)), dtype=torch.float32), dim=1)
+    idx, w = point_weights(g, x)
+    live, live_n = warp_points_and_normals(maps, idx, w, x, n)
+    assert torch.equal(live, warp_points(maps, idx, w, x)) and torch.equal(live_n, warp_normals(maps, idx, w, n))
+    assert live.requires_grad and not live_n.requires_grad
