@@ -196,3 +196,45 @@ def test_one_blend_warps_points_and_normals_as_the_separate_warps():
     live, live_n = warp_points_and_normals(maps, idx, w, x, n)
     assert torch.equal(live, warp_points(maps, idx, w, x)) and torch.equal(live_n, warp_normals(maps, idx, w, n))
     assert live.requires_grad and not live_n.requires_grad
+
+
+def test_pose_chain_is_the_chain_of_posing_and_of_the_jacobian(bm):
+    """A tracking step computes the kinematic chain once for posing all model points and for the
+    data rows' Jacobian; it must be exactly the chain each of them computes on its own."""
+    from thuman.capture.body_tracking import BodyTracker
+    from thuman.capture.skinning_jacobian import pose_chain, skin_with_pose_jacobian
+    from thuman.capture.warp import rest_to_posed
+
+    tr = BodyTracker(bm)
+    rest_v, rest_j = tr.rest(np.zeros(10, np.float32))
+    pose = torch.as_tensor(np.random.default_rng(2).normal(size=72) * 0.4)
+    transl = torch.tensor([0.1, 0.0, -2.0], dtype=torch.float64)
+    chain = pose_chain(rest_j, bm.parents, pose)
+    assert torch.equal(chain[1], rest_to_posed(rest_j, bm.parents, pose))
+    ids = torch.arange(0, len(rest_v), 7)
+    a = skin_with_pose_jacobian(rest_v[ids], tr.weights[ids], rest_j, bm.parents, tr.subtree, pose, transl)
+    b = skin_with_pose_jacobian(rest_v[ids], tr.weights[ids], rest_j, bm.parents, tr.subtree, pose, transl,
+                                chain=chain)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_residual_convergence_ends_a_frame_early_and_zero_turns_it_off(bm):
+    """converged_residual stops the Levenberg-Marquardt steps once a step gains little; 0 runs the
+    steps the parameter-change test alone allows."""
+    from thuman.capture.body_tracking import TrackingConfig
+    from thuman.capture.fusion import DoubleFusion, FusionConfig
+    from thuman.capture.tracking_health import LossConfig
+
+    frames = list(TurningBodySource(bm, fps=4, turn_s=4.0, total_s=0.5, turn_rad=np.pi / 4))
+    counts = {}
+    for tol in (0.0, 0.5):
+        fus = DoubleFusion(bm, FusionConfig(voxel_size_m=0.03, loss=LossConfig(enabled=False)),
+                           TrackingConfig(converged_residual=tol, converged_step=0.0))
+        fus.process(frames[0], fuse=False)
+        steps, orig = [], fus.tracker.step
+        fus.tracker.step = lambda *a, **k: (steps.append(1), orig(*a, **k))[1]
+        fus.process(frames[1], fuse=False)
+        counts[tol] = len(steps)
+        assert fus.body.residual_m < 0.02
+    assert counts[0.0] == TrackingConfig().iterations, counts
+    assert TrackingConfig().min_iterations <= counts[0.5] < counts[0.0], counts
