@@ -138,15 +138,21 @@ def add_nearest_nodes(positions: torch.Tensor, points: torch.Tensor, dist: torch
     if len(new) == 0 or len(points) == 0:
         return dist, idx, torch.zeros(0, dtype=torch.long, device=points.device)
     kth = dist[:, -1]
+    # Only points within the farthest k-th old distance of the new nodes' box can change (a cheap
+    # superset: the test below is exact for each of them).
+    reach = float(kth.max())
+    lo, hi = new.min(0).values - reach, new.max(0).values + reach
+    near = torch.nonzero(((points >= lo) & (points <= hi)).all(1)).squeeze(1)
     if points.device.type == "cpu":
         from scipy.spatial import cKDTree
 
         # Nearest new node of each point, searched no further than the farthest k-th old distance.
-        d1, _ = cKDTree(new.numpy()).query(points.numpy(), k=1, distance_upper_bound=float(kth.max()))
+        d1, _ = cKDTree(new.numpy()).query(points[near].numpy(), k=1, distance_upper_bound=reach)
         d1 = torch.as_tensor(np.asarray(d1, dtype=np.float64))
     else:
-        d1 = torch.cat([torch.cdist(points[s:s + 65536], new).min(1).values for s in range(0, len(points), 65536)])
-    changed = torch.nonzero(d1.to(kth.dtype) < kth).squeeze(1)
+        d1 = torch.cat([torch.cdist(points[near][s:s + 65536], new).min(1).values for s in range(0, len(near), 65536)]
+                       + [new.new_zeros(0)])
+    changed = near[d1.to(kth.dtype) < kth[near]]
     if len(changed) == 0:
         return dist, idx, changed
     dn, inew = nearest_nodes(new, points[changed], k)
