@@ -31,9 +31,10 @@ import torch
 from thuman.capture.body_tracking import BodyState, BodyTracker, SurfaceTargets, TrackingConfig, nearest
 from thuman.capture.camera import backproject, cv_to_capture, depth_mm_to_m
 from thuman.capture.frames import Frame
-from thuman.capture.node_graph import (NodeGraph, arap_energy, bind_residuals, build_graph, node_transforms,
-                                       point_weights, sample_nodes, warp_by_matrix, warp_matrix, warp_normals,
-                                       warp_points)
+from thuman.capture.node_graph import (NodeGraph, add_nearest_nodes, arap_energy, bind_residuals, build_graph,
+                                       nearest_nodes, node_skinning, node_transforms, node_weights, point_weights,
+                                       sample_nodes, update_warp_matrix, warp_by_matrix, warp_matrix,
+                                       warp_points, warp_points_and_normals)
 from thuman.capture.optim import Adam
 from thuman.capture.recovery import RecoveryConfig, recover, yaw_turned
 from thuman.capture.segment import find_planes, largest_cluster, remove_planes
@@ -121,13 +122,15 @@ class FrameReport:
 class FusionBand:
     """The voxels fused every frame (a band around the canonical body), float32 torch:
     ids (M,) int64 voxel ids, centres (M, 3) canonical centres (metres), node_idx / node_w (M, k)
-    their nodes and weights (``node_graph.point_weights``), matrix the whole warp of the centres
-    as one sparse (M, 4 N) matrix (``node_graph.warp_matrix``)."""
+    their nodes and weights (``node_graph.point_weights``), node_dist (M, k) the distances to those
+    nodes (metres, kept so that added nodes update the band: ``node_graph.add_nearest_nodes``),
+    matrix the whole warp of the centres as one sparse (M, 4 N) matrix (``node_graph.warp_matrix``)."""
 
     ids: torch.Tensor
     centres: torch.Tensor
     node_idx: torch.Tensor
     node_w: torch.Tensor
+    node_dist: torch.Tensor
     matrix: torch.Tensor  # (M, 4 N) sparse CSR: node_w times [centre; 1] (node_graph.warp_matrix)
 
 
@@ -451,8 +454,8 @@ class DoubleFusion:
         with torch.no_grad():
             maps = node_transforms(g, self._joint_transforms(pred))
             sm = self._samples
-            live = warp_points(maps, sm.node_idx, sm.node_w, sm.points).double()
-            live_n = warp_normals(maps, sm.node_idx, sm.node_w, sm.normals).double()
+            live, live_n = warp_points_and_normals(maps, sm.node_idx, sm.node_w, sm.points, sm.normals)
+            live, live_n = live.double(), live_n.double()
             w = torch.einsum("pk,pkj->pj", sm.node_w, g.skin[sm.node_idx]).double()
             w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
             _, rest_j = self.tracker.rest(pred.betas)
@@ -484,8 +487,26 @@ class DoubleFusion:
 
     def _make_band(self, ids: torch.Tensor) -> FusionBand:
         centres = self.volume.voxel_centres(ids)
-        idx, w = point_weights(self.graph, centres)
-        return FusionBand(ids, centres, idx, w, warp_matrix(idx, w, centres, self.graph.num_nodes))
+        dist, idx = nearest_nodes(self.graph.positions, centres)
+        return self._band_with(ids, centres, dist, idx)
+
+    def _band_with(self, ids, centres, dist, idx) -> FusionBand:
+        w = node_weights(dist, self.graph.radius_m)
+        return FusionBand(ids, centres, idx, w, dist, warp_matrix(idx, w, centres, self.graph.num_nodes))
+
+    def _grow_band(self, first_new: int) -> FusionBand:
+        """The band after nodes ``first_new``.. were appended to the graph: only the voxels the new
+        nodes come near get new nearest nodes (``node_graph.add_nearest_nodes``), weights and rows
+        of the warp matrix; the result equals :meth:`_make_band` over the grown graph."""
+        b = self._band
+        dist, idx, changed = add_nearest_nodes(self.graph.positions, b.centres, b.node_dist, b.node_idx, first_new)
+        if idx.shape[1] != b.node_idx.shape[1]:  # the old graph had fewer than k nodes: all rows are new
+            return self._band_with(b.ids, b.centres, dist, idx)
+        w = b.node_w.clone()
+        w[changed] = node_weights(dist[changed], self.graph.radius_m)
+        matrix = update_warp_matrix(b.matrix, changed, idx[changed], w[changed], b.centres[changed],
+                                    self.graph.num_nodes)
+        return FusionBand(b.ids, b.centres, idx, w, dist, matrix)
 
     def _joint_transforms(self, body: BodyState) -> torch.Tensor:
         """(24, 4, 4) float32 canonical -> live joint maps for ``body`` (``warp.canonical_to_live``)."""
@@ -519,7 +540,7 @@ class DoubleFusion:
                 g.rotations[:old.num_nodes] = old.rotations
                 g.translations[:old.num_nodes] = old.translations
                 self.graph = g
-                self._band = self._make_band(self._band.ids)
+                self._band = self._grow_band(old.num_nodes)
                 self._node_maps = node_transforms(self.graph, self._joint_maps).detach()
         self._set_surface(m.vertices, n)
         from scipy.spatial import cKDTree
@@ -538,13 +559,13 @@ class DoubleFusion:
         opt = Adam([rot, tra], lr=cfg.node_lr)
         s2 = cfg.sigma_m ** 2
         residual = float("nan")
+        skinning = node_skinning(g, self._joint_maps)  # the same in every step
+        sm = self._samples
         for _ in range(cfg.node_iterations):
             opt.zero_grad()
-            maps = node_transforms(g, self._joint_maps, rot, tra)
-            sm = self._samples
-            live = warp_points(maps, sm.node_idx, sm.node_w, sm.points)
+            maps = node_transforms(g, self._joint_maps, rot, tra, skinning=skinning)
+            live, nrm = warp_points_and_normals(maps, sm.node_idx, sm.node_w, sm.points, sm.normals)
             with torch.no_grad():
-                nrm = warp_normals(maps, sm.node_idx, sm.node_w, sm.normals)
                 vis = torch.nonzero((nrm * (-live)).sum(-1) > 0).squeeze(1)
                 d, j = nearest(pts, live[vis])
                 keep = d < self.tracker.cfg.max_corr_dist_m

@@ -97,47 +97,123 @@ def build_graph(node_positions: np.ndarray, body_vertices: np.ndarray, body_weig
                      translations=torch.zeros(len(pos), 3, device=device), radius_m=float(radius_m))
 
 
-def point_weights(graph: NodeGraph, points: torch.Tensor, k: int = 4, chunk: int = 65536):
-    """Nearest ``k`` nodes of each canonical point and their normalised weights.
+def nearest_nodes(positions: torch.Tensor, points: torch.Tensor, k: int = 4, chunk: int = 65536):
+    """The ``k`` nearest of the nodes ``positions`` (N, 3) to each point (P, 3), metres.
 
-    points: (P, 3) metres. Returns (idx (P, k) int64, w (P, k) float32). A point beyond every
-    node's reach still follows its nearest nodes (weights floor at a tiny value, renormalised).
-    """
-    k = min(k, graph.num_nodes)
-    r2 = 2 * graph.radius_m ** 2
+    Returns (dist (P, k) metres, ascending, float64 on CPU (a k-d tree) and the points' dtype on
+    CUDA (all pairwise distances); idx (P, k) int64). k is at most N."""
+    k = min(k, len(positions))
     if points.device.type == "cpu":  # a k-d tree: far cheaper than all pairwise distances
         from scipy.spatial import cKDTree
 
-        dk, ik = cKDTree(graph.positions.numpy()).query(points.numpy(), k=k)
-        dk = torch.as_tensor(np.asarray(dk, dtype=np.float32).reshape(len(points), k))
-        ik = torch.as_tensor(np.asarray(ik, dtype=np.int64).reshape(len(points), k))
-        w = torch.exp(-(dk ** 2 - dk[:, :1] ** 2) / r2)
-        return ik, w / w.sum(1, keepdim=True)
-    idx_all, w_all = [], []
+        dk, ik = cKDTree(positions.numpy()).query(points.numpy(), k=k)
+        return (torch.as_tensor(np.asarray(dk, dtype=np.float64).reshape(len(points), k)),
+                torch.as_tensor(np.asarray(ik, dtype=np.int64).reshape(len(points), k)))
+    d_all, i_all = [], []
     for s in range(0, len(points), chunk):
-        d = torch.cdist(points[s:s + chunk], graph.positions)
-        dk, ik = torch.topk(d, k, dim=1, largest=False)
-        w = torch.exp(-(dk ** 2 - dk[:, :1] ** 2) / r2)  # relative to the nearest: never all zero
-        idx_all.append(ik)
-        w_all.append(w / w.sum(1, keepdim=True))
-    return torch.cat(idx_all), torch.cat(w_all)
+        dk, ik = torch.topk(torch.cdist(points[s:s + chunk], positions), k, dim=1, largest=False)
+        d_all.append(dk)
+        i_all.append(ik)
+    return torch.cat(d_all), torch.cat(i_all)
+
+
+def add_nearest_nodes(positions: torch.Tensor, points: torch.Tensor, dist: torch.Tensor, idx: torch.Tensor,
+                      first_new: int, k: int = 4):
+    """:func:`nearest_nodes` after nodes were appended, updating only the points they come near.
+
+    positions (N, 3): all nodes, those from ``first_new`` on new (the old keep their indices);
+    dist / idx (P, k): the points' nearest among the old nodes (as :func:`nearest_nodes` gave them).
+    The k nearest of all nodes are the k nearest of the union of the old k and the new nodes' k
+    nearest, and only a point nearer to some new node than to its k-th old one can change: the
+    fusion band's 445k voxels are re-queried against the few new nodes only (DoubleFusion grows its
+    node graph the same way, without rebuilding the voxels' node lists). Exact: the same nodes and
+    distances as :func:`nearest_nodes` over all nodes, up to the order of equal distances.
+    k: as given to :func:`nearest_nodes` (a graph that had fewer than k old nodes is searched again
+    in full). Returns (dist, idx, changed (C,) int64 rows that changed)."""
+    new = positions[first_new:]
+    if dist.shape[1] < min(k, len(positions)):
+        d, i = nearest_nodes(positions, points, k)
+        return d, i, torch.arange(len(points), device=points.device)
+    k = dist.shape[1]
+    if len(new) == 0 or len(points) == 0:
+        return dist, idx, torch.zeros(0, dtype=torch.long, device=points.device)
+    kth = dist[:, -1]
+    # Only points within the farthest k-th old distance of the new nodes' box can change (a cheap
+    # superset: the test below is exact for each of them).
+    reach = float(kth.max())
+    lo, hi = new.min(0).values - reach, new.max(0).values + reach
+    near = torch.nonzero(((points >= lo) & (points <= hi)).all(1)).squeeze(1)
+    if points.device.type == "cpu":
+        from scipy.spatial import cKDTree
+
+        # Nearest new node of each point, searched no further than the farthest k-th old distance.
+        d1, _ = cKDTree(new.numpy()).query(points[near].numpy(), k=1, distance_upper_bound=reach)
+        d1 = torch.as_tensor(np.asarray(d1, dtype=np.float64))
+    else:
+        d1 = torch.cat([torch.cdist(points[near][s:s + 65536], new).min(1).values for s in range(0, len(near), 65536)]
+                       + [new.new_zeros(0)])
+    changed = near[d1.to(kth.dtype) < kth[near]]
+    if len(changed) == 0:
+        return dist, idx, changed
+    dn, inew = nearest_nodes(new, points[changed], k)
+    d_both = torch.cat([dist[changed], dn.to(dist.dtype)], dim=1)
+    i_both = torch.cat([idx[changed], inew + first_new], dim=1)
+    order = torch.argsort(d_both, dim=1, stable=True)[:, :k]  # old before new at equal distance
+    dist, idx = dist.clone(), idx.clone()
+    dist[changed] = torch.gather(d_both, 1, order)
+    idx[changed] = torch.gather(i_both, 1, order)
+    return dist, idx, changed
+
+
+def node_weights(dist: torch.Tensor, radius_m: float) -> torch.Tensor:
+    """(P, k) float32 normalised weights of a point's nearest nodes from their distances (P, k),
+    ascending: exp(-d^2 / (2 r^2)) relative to the nearest, so a point beyond every node's reach
+    still follows its nearest nodes (never all zero)."""
+    dk = dist.to(torch.float32)
+    w = torch.exp(-(dk ** 2 - dk[:, :1] ** 2) / (2 * radius_m ** 2))
+    return w / w.sum(1, keepdim=True)
+
+
+def point_weights(graph: NodeGraph, points: torch.Tensor, k: int = 4, chunk: int = 65536):
+    """Nearest ``k`` nodes of each canonical point and their normalised weights.
+
+    points: (P, 3) metres. Returns (idx (P, k) int64, w (P, k) float32) (:func:`nearest_nodes`,
+    :func:`node_weights`).
+    """
+    dist, idx = nearest_nodes(graph.positions, points, k, chunk)
+    return idx, node_weights(dist, graph.radius_m)
+
+
+def node_skinning(graph: NodeGraph, joint_transforms: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 4) the nodes' skinning maps S_k: their skinning weights blend the (24, 4, 4)
+    canonical -> live joint maps. They do not depend on the corrections, so a fit of the
+    corrections computes them once (``skinning`` of :func:`node_transforms`)."""
+    return torch.einsum("nj,jab->nab", graph.skin, joint_transforms[:, :3, :])
 
 
 def node_transforms(graph: NodeGraph, joint_transforms: torch.Tensor,
                     rotations: Optional[torch.Tensor] = None,
-                    translations: Optional[torch.Tensor] = None) -> torch.Tensor:
+                    translations: Optional[torch.Tensor] = None,
+                    skinning: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(N, 3, 4) per-node maps S_k E_k: the ED correction followed by the node's skinning.
 
     joint_transforms: (24, 4, 4) canonical -> live joint maps (``warp.canonical_to_live``).
-    rotations/translations override the graph's (for optimisation)."""
+    rotations/translations override the graph's (for optimisation); skinning: the (N, 3, 4)
+    :func:`node_skinning` of these joint maps when the caller has it already."""
     rot = graph.rotations if rotations is None else rotations
     tra = graph.translations if translations is None else translations
     r = rodrigues(rot)
     g = graph.positions
     e_t = g + tra - (r @ g[:, :, None])[..., 0]
-    s = torch.einsum("nj,jab->nab", graph.skin, joint_transforms[:, :3, :])  # (N, 3, 4)
+    s = node_skinning(graph, joint_transforms) if skinning is None else skinning  # (N, 3, 4)
     sr, st = s[:, :, :3], s[:, :, 3]
     return torch.cat([sr @ r, ((sr @ e_t[:, :, None])[..., 0] + st)[..., None]], dim=-1)
+
+
+def blend_maps(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """(P, 3, 4) each point's blended node map sum_k w_k S_k E_k: (N, 3, 4) node maps, (P, k)
+    idx / weights."""
+    return (maps[idx] * w[:, :, None, None]).sum(1)
 
 
 def warp_points(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: torch.Tensor,
@@ -145,10 +221,23 @@ def warp_points(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: 
     """W(x): (N, 3, 4) node maps, (P, k) idx/weights, (P, 3) canonical points -> (P, 3) live."""
     out = []
     for s in range(0, len(points), chunk):
-        m = (maps[idx[s:s + chunk]] * w[s:s + chunk, :, None, None]).sum(1)
+        m = blend_maps(maps, idx[s:s + chunk], w[s:s + chunk])
         p = points[s:s + chunk]
         out.append((m[:, :, :3] @ p[:, :, None])[..., 0] + m[:, :, 3])
     return torch.cat(out) if out else points.new_zeros((0, 3))
+
+
+def warp_points_and_normals(maps: torch.Tensor, idx: torch.Tensor, w: torch.Tensor, points: torch.Tensor,
+                            normals: torch.Tensor):
+    """:func:`warp_points` and :func:`warp_normals` of the same (P, 3) canonical points and unit
+    normals from one blend of the maps: (live points (P, 3), live unit normals (P, 3), the
+    normals without gradient)."""
+    m = blend_maps(maps, idx, w)
+    live = (m[:, :, :3] @ points[:, :, None])[..., 0] + m[:, :, 3]
+    with torch.no_grad():
+        n = (m[:, :, :3] @ normals[:, :, None])[..., 0]
+        n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return live, n
 
 
 def warp_matrix(idx: torch.Tensor, w: torch.Tensor, points: torch.Tensor, num_nodes: int) -> torch.Tensor:
@@ -161,16 +250,47 @@ def warp_matrix(idx: torch.Tensor, w: torch.Tensor, points: torch.Tensor, num_no
     :func:`point_weights`, points (P, 3) metres. Indices are int32: torch's CSR product with
     int64 indices is several times slower on CPU.
     """
-    import warnings
+    p, k = idx.shape
+    values, cols = _warp_rows(idx, w, points)
+    crow = torch.arange(0, p * 4 * k + 1, 4 * k, dtype=torch.int32, device=idx.device)
+    return _csr(crow, cols, values, (p, 4 * num_nodes))
 
+
+def update_warp_matrix(matrix: torch.Tensor, rows: torch.Tensor, idx: torch.Tensor, w: torch.Tensor,
+                       points: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """:func:`warp_matrix` with only ``rows`` (C,) int64 written again (the band's voxels that
+    :func:`add_nearest_nodes` changed); idx / w (C, k) and points (C, 3) are those rows', with the
+    same k as ``matrix`` was made with. Returns a new (P, 4 num_nodes) matrix, equal to
+    :func:`warp_matrix` of all rows; ``matrix`` is left as it was."""
+    p = matrix.shape[0]
+    values = matrix.values().reshape(p, -1).clone()
+    cols = matrix.col_indices().reshape(p, -1).clone()
+    if values.shape[1] != 4 * idx.shape[1]:
+        raise ValueError(f"update_warp_matrix: the matrix has {values.shape[1] // 4} nodes a row, "
+                         f"the rows given {idx.shape[1]}; make it again with warp_matrix")
+    v_rows, c_rows = _warp_rows(idx, w, points)
+    values[rows] = v_rows
+    cols[rows] = c_rows
+    return _csr(matrix.crow_indices(), cols, values, (p, 4 * num_nodes))
+
+
+def _warp_rows(idx, w, points):
+    """The rows of :func:`warp_matrix`: (values (P, 4 k) float, columns (P, 4 k) int32)."""
     p, k = idx.shape
     xh = torch.cat([points, torch.ones_like(points[:, :1])], dim=1)                # (P, 4)
     values = (w[:, :, None] * xh[:, None, :]).reshape(p, 4 * k)
-    cols = (idx[:, :, None] * 4 + torch.arange(4, device=idx.device)).reshape(p, 4 * k)
-    crow = torch.arange(0, p * 4 * k + 1, 4 * k, dtype=torch.int32, device=idx.device)
+    # int32 throughout: the int64 arithmetic cost 3x as long over the band's 445k x 16 entries.
+    cols = (idx.to(torch.int32)[:, :, None] * 4
+            + torch.arange(4, dtype=torch.int32, device=idx.device)).reshape(p, 4 * k)
+    return values, cols
+
+
+def _csr(crow, cols, values, size):
+    import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_csr_tensor(crow, cols.to(torch.int32), values, (p, 4 * num_nodes))
+        return torch.sparse_csr_tensor(crow, cols.reshape(-1), values.reshape(-1), size)
 
 
 def warp_by_matrix(maps: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,8 @@ Pose-corrective blend shapes are not part of this skinning (the open model has n
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import torch
 
@@ -56,18 +58,27 @@ def left_jacobian(axis_angle: torch.Tensor) -> torch.Tensor:
     return eye + c1 * k + c2 * (k @ k)
 
 
+def pose_chain(rest_joints: torch.Tensor, parents, pose72: torch.Tensor):
+    """(G, A), each (24, 4, 4): the forward kinematics of ``thuman_io.body.kinematics`` at pose72
+    (72,) axis-angle for rest_joints (24, 3); A is ``warp.rest_to_posed``'s. A tracking step
+    computes it once for posing all model points and for the Jacobian."""
+    g, a = rigid_transforms(rodrigues(pose72.reshape(-1, 3))[None], rest_joints.to(pose72.dtype)[None], parents)
+    return g[0], a[0]
+
+
 def skin_with_pose_jacobian(rest_points: torch.Tensor, weights: torch.Tensor, rest_joints: torch.Tensor,
-                            parents, subtree: torch.Tensor, pose72: torch.Tensor, transl: torch.Tensor):
+                            parents, subtree: torch.Tensor, pose72: torch.Tensor, transl: torch.Tensor,
+                            chain: Optional[tuple] = None):
     """Skinned points and their exact derivative in pose.
 
     rest_points (P, 3) shaped rest pose, metres; weights (P, 24) skinning weights; rest_joints
     (24, 3); parents (24,); subtree (24, 24) from :func:`subtree_matrix` (same dtype/device);
-    pose72 (72,) axis-angle, radians; transl (3,) metres. All float64 torch.
+    pose72 (72,) axis-angle, radians; transl (3,) metres. All float64 torch. chain: the (G, A)
+    (24, 4, 4) each of :func:`pose_chain` at this pose and these joints, when the caller has them.
     Returns (points (P, 3) metres, d_pose (P, 3, 72) metres per radian, columns in pose72's order).
     """
     theta = pose72.reshape(-1, 3)
-    g, a = rigid_transforms(rodrigues(theta)[None], rest_joints[None], parents)
-    g, a = g[0], a[0]
+    g, a = pose_chain(rest_joints, parents, pose72) if chain is None else chain
     n, nj = len(rest_points), len(par_list := [int(p) for p in np.asarray(parents).reshape(-1)])
     # Plain matrix products, not einsum: einsum runs these as batches of tiny products (3x slower on CPU).
     y = (rest_points @ a[:, :3, :3].reshape(-1, 3).T).reshape(n, nj, 3) + a[None, :, :3, 3]   # (P, 24, 3)

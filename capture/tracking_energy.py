@@ -73,14 +73,16 @@ class ModelPoints:
     subtree: torch.Tensor
     shape: Optional[ShapeBasis] = None
 
-    def posed(self, params: BodyParams, ids: torch.Tensor):
-        """Model points ``ids`` (U,) posed by ``params``: (points (U, 3), jacobian (U, 3, n))."""
+    def posed(self, params: BodyParams, ids: torch.Tensor, chain: Optional[tuple] = None):
+        """Model points ``ids`` (U,) posed by ``params``: (points (U, 3), jacobian (U, 3, n)).
+        chain: ``skinning_jacobian.pose_chain`` of ``rest_joints`` at ``params`` when the caller
+        has it already."""
         rest_p, rest_j = self.rest_points[ids], self.rest_joints
         if params.fit_shape:
             v, rest_j = self.shape.rest(params.betas)
             rest_p = v[ids]
         pts, d_pose = skin_with_pose_jacobian(rest_p, self.weights[ids], rest_j, self.parents, self.subtree,
-                                              params.pose72, params.transl)
+                                              params.pose72, params.transl, chain=chain)
         lay = params.layout
         jac = pts.new_zeros((len(ids), 3, lay.size))
         jac[:, :, lay.pose] = d_pose
