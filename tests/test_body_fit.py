@@ -241,10 +241,9 @@ def test_validate_flags_a_moved_body(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="done-when not met: the search start leaves limbs in wrong places in some "
-                   "poses (bench/body_fit.py --seeds 240-259 --voxels 0.01: mean vertex error 8.5 cm, median 1.4 cm, "
-                   "3 of 20 fits 40-50 cm off; docs/body.md); "
-                   "strict, so the marker must go when the fit passes")
+@pytest.mark.xfail(strict=True, reason="done-when not met for vertices: bench/body_fit.py --seeds 240-259 --voxels "
+                   "0.01 gives mean vertex error 2.53 cm (median 1.16), joint 2.28 cm; seed 247 (dress, kick) is 23 cm "
+                   "off, 253 is 6.7 cm (docs/body.md); strict, so the marker must go when the fit passes")
 def test_import_mesh_without_params_on_held_out_subjects(tmp_path, bm, capsys):
     """Done-when: `thuman import MESH` without parameters on 20 held-out clothed simulated subjects:
     mean body vertex error <= 1.5 cm and mean joint error <= 3 cm."""
