@@ -320,11 +320,15 @@ class _Params:
     def all(self, scale: bool):
         return [self.betas, self.global_orient, self.body_pose, self.transl] + ([self.log_scale] if scale else [])
 
-    def pose(self):
-        """(vertices (1, V, 3), joints (1, 24, 3)) of the current parameters, metres."""
+    def pose(self, body_pose=None):
+        """(vertices (N, V, 3), joints (N, 24, 3)) of the current parameters, metres; N = 1, or
+        with ``body_pose`` (N, 69) tensor the current shape, root and translation in each of
+        those body poses (candidates scored in one batch)."""
         import torch
 
-        out = self.bm.forward_torch(betas=self.betas, global_orient=self.global_orient, body_pose=self.body_pose)
+        n = 1 if body_pose is None else len(body_pose)
+        out = self.bm.forward_torch(betas=self.betas.expand(n, -1), global_orient=self.global_orient.expand(n, -1),
+                                    body_pose=self.body_pose if body_pose is None else body_pose)
         s = torch.exp(self.log_scale)[:, :, None]
         # scale * (x - pivot) + pivot + transl; with s = 1 exactly the model's own transl.
         shift = (1 - s) * self.pivot + self.transl[:, None]

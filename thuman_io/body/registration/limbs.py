@@ -65,12 +65,7 @@ def transplant_limbs(p, target, bm, score_fn) -> list:
 
     def posed(body_pose):
         with torch.no_grad():
-            n = len(body_pose)
-            pose = torch.as_tensor(body_pose, dtype=p.body_pose.dtype, device=p.body_pose.device)
-            out = bm.forward_torch(betas=p.betas.expand(n, -1), global_orient=p.global_orient.detach().expand(n, -1),
-                                   body_pose=pose)
-            s = torch.exp(p.log_scale)[:, :, None]
-            return s * out.vertices + (1 - s) * p.pivot + p.transl[:, None]
+            return p.pose(torch.as_tensor(body_pose, dtype=p.body_pose.dtype, device=p.body_pose.device))[0]
 
     changed = []
     current = p.body_pose.detach().cpu().numpy()[0].astype(np.float64)
