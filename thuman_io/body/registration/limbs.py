@@ -4,12 +4,13 @@ After the torso is placed (search, first stages, front/back twin), a limb can st
 into the trunk or twisted, with the scan's real limb unexplained beside it: gradient steps do not
 bring it over (the Geman-McClure kernel sees the far points as outliers), nor do rotations of
 one joint at a time (a folded arm that should point needs collar, shoulder and elbow at once;
-seed 241 of docs/body.md). Here every limb in turn takes the joint rotations of each key pose of
-the built-in library (with its variants) and of its mirror image (``joints.mirror_pose``), and of the fit's own
-mirror image; the two legs and the two arms are also tried together (a swapped pair); the rest
-of the body is held. The candidates are posed in one batch and ranked by a truncated symmetric chamfer against the
-target (``search``'s score), the best few are scored by the fitter's own data term, and the
-limb keeps the best one if it lowers that term.
+seed 241 of docs/body.md). Here every limb in turn takes the joint rotations of each pose of the
+built-in library (key poses with their variants) and of its mirror image
+(``joints.mirror_pose``), and of the fit's own mirror image; the two legs and the two arms are
+also tried together (a swapped pair); the rest of the body is held. The candidates are posed in
+one batch and ranked by a truncated symmetric chamfer against the target (``search``'s score),
+the best few are scored by the fitter's own data term, and the limb keeps the best one if it
+lowers that term.
 """
 from __future__ import annotations
 

@@ -106,7 +106,8 @@ def front_back_twin(start):
     from thuman_io.body.joints import mirror_pose
     from thuman_io.body.registration.fit import FitStart
 
-    g = Rotation.from_rotvec(np.zeros(3) if start.global_orient is None else np.asarray(start.global_orient, np.float64))
+    orient = np.zeros(3) if start.global_orient is None else np.asarray(start.global_orient, np.float64)
+    g = Rotation.from_rotvec(orient)
     pose = np.zeros(69) if start.body_pose is None else np.asarray(start.body_pose, np.float64)
     return FitStart(betas=start.betas, global_orient=(g * Rotation.from_euler("y", np.pi)).as_rotvec(),
                     body_pose=mirror_pose(pose), transl=start.transl, scale=start.scale)
