@@ -18,11 +18,12 @@ vertices every iteration (Open3D's exact closest points give the final residual)
 
 Stages: rigid (orientation, translation, scale), then pose and shape with strong priors, then
 with weak priors. Without a start the orientation and a coarse pose come from a search
-(:mod:`thuman_io.body.registration.search`); its candidates each run the first two stages, the
-winner's front/back twin (``search.front_back_twin``) runs them too, the better of the two has
-its limbs replaced by library limbs where that explains the scan better
-(:mod:`thuman_io.body.registration.limbs`), and a limb search (discrete shoulder, elbow, hip and
-knee rotations) precedes the last.
+(:mod:`thuman_io.body.registration.search`); its candidates each run the first two stages; so
+do three kinds of hypothesis made from the winner in turn, the lowest objective going on: its
+front/back twin (``search.front_back_twin``), its legs crossed back (``limbs.swapped_legs``) and
+whole library poses at its root (``limbs.whole_pose_starts``). The result has its limbs replaced
+by library limbs where that explains the scan better (``limbs.transplant_limbs``), and a limb
+search (discrete shoulder, elbow, hip and knee rotations) precedes the last stage.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class FitConfig:
     fit_scale: also fit a global scale (items store no scale: importers keep it at 1).
     orientations: 'upright' (search yaw about +Y, the item frame) or 'any' (6 axis-aligned ups).
     search_candidates: best search candidates refined (plus the best turned 180 degrees).
+    restarts: whole library poses tried at the winner's root (``limbs.whole_pose_starts``).
     lr: Adam step size (radians, metres, beta units per step).
     seed: seeds the target's samples.
     """
@@ -68,6 +70,7 @@ class FitConfig:
     orientations: str = "upright"
     lr: float = 0.01
     search_candidates: int = 6
+    restarts: int = 3
     seed: int = 0
 
 
@@ -179,19 +182,24 @@ def fit_body(bm, vertices: np.ndarray, faces: np.ndarray, start: FitStart | None
         tried.append((loss, k, p))
     loss, _, p = min(tried, key=lambda x: x[0])
     if how == "search":
-        # The winner's front/back twin (search.front_back_twin) runs the same two stages.
+        from thuman_io.body.registration.limbs import swapped_legs, transplant_limbs, whole_pose_starts
         from thuman_io.body.registration.search import front_back_twin
-
-        twin = _Params(bm, front_back_twin(p.start()), dev)
-        twin_loss = _run(twin, stages[:2], target, bm, jt, cfg, history, progress, tag="twin:")
-        if twin_loss < loss:
-            loss, p = twin_loss, twin
-        # Limbs folded or twisted away from the scan's limbs take a library pose's (limbs.py).
-        from thuman_io.body.registration.limbs import transplant_limbs
 
         def score(verts):
             return float(data_loss(verts, target, bm.faces, coarse[0], coarse[1], 1.0))
 
+        # Hypotheses from the winner, each run through the same two stages; the lowest goes on:
+        # its front/back twin, its legs crossed back (limbs.swapped_legs), then whole library
+        # poses at the resulting root (limbs.whole_pose_starts).
+        for tag, make in (("twin", lambda q: [front_back_twin(q.start())]),
+                          ("legs", lambda q: [swapped_legs(q.start())]),
+                          ("restart", lambda q: whole_pose_starts(q, target, bm, score, cfg.restarts))):
+            for k, st in enumerate(make(p)):
+                alt = _Params(bm, st, dev)
+                alt_loss = _run(alt, stages[:2], target, bm, jt, cfg, history, progress, tag=f"{tag}{k}:")
+                if alt_loss < loss:
+                    loss, p = alt_loss, alt
+        # Limbs folded or twisted away from the scan's limbs take a library pose's (limbs.py).
         if transplant_limbs(p, target, bm, score):
             p.start_pose = p.body_pose.detach().clone()
             loss = _run(p, stages[1:2], target, bm, jt, cfg, history, progress, tag="transplant:")

@@ -1,4 +1,4 @@
-"""Limb transplant: give each limb of a fitted body the configuration of a library pose.
+"""Library limbs and poses for a fit: limb transplants, crossed legs, whole-pose restarts.
 
 After the torso is placed (search, first stages, front/back twin), a limb can still lie folded
 into the trunk or twisted, with the scan's real limb unexplained beside it: gradient steps do not
@@ -11,6 +11,10 @@ also tried together (a swapped pair); the rest of the body is held. The candidat
 one batch and ranked by a truncated symmetric chamfer against the target (``search``'s score),
 the best few are scored by the fitter's own data term, and the limb keeps the best one if it
 lowers that term.
+
+The library also makes whole hypotheses that the fitter runs through its first stages beside the
+search's winner: the winner with its legs crossed back (``swapped_legs``) and the winner's root
+in whole library poses (``whole_pose_starts``).
 """
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ LIMBS.update({"legs": LIMBS["left leg"] + LIMBS["right leg"], "arms": LIMBS["lef
 _BODY_SUBSAMPLE = 1000
 _TARGET_SUBSAMPLE = 2000
 _SHORTLIST = 12
+#: Whole-pose restarts: donors ranked by chamfer, the best ``_RESTART_SHORTLIST`` of those scored
+#: by the data term, the best ``count`` of those returned.
+_RESTART_SHORTLIST = 40
 
 
 def library_limb_poses() -> np.ndarray:
@@ -88,3 +95,56 @@ def transplant_limbs(p, target, bm, score_fn) -> list:
         with torch.no_grad():
             p.body_pose[0] = torch.as_tensor(current, dtype=p.body_pose.dtype, device=p.body_pose.device)
     return changed
+
+
+def swapped_legs(start):
+    """``start`` (a :class:`FitStart`) with its two legs' rotations exchanged and mirrored
+    (``joints.mirror_pose`` on the leg joints only): the hypothesis that the fit crossed its
+    legs, each hanging from the other's hip (seed 247 of docs/body.md: a kick under a dress, the
+    kicking leg fitted from the standing leg's hip). Pure."""
+    from thuman_io.body.joints import mirror_pose
+    from thuman_io.body.registration.fit import FitStart
+
+    pose = np.zeros(69) if start.body_pose is None else np.asarray(start.body_pose, np.float64)
+    swapped = limb_candidates(pose, mirror_pose(pose)[None], LIMBS["legs"])[0]
+    return FitStart(betas=start.betas, global_orient=start.global_orient, body_pose=swapped,
+                    transl=start.transl, scale=start.scale)
+
+
+def whole_pose_starts(p, target, bm, score_fn, count: int = 3) -> list:
+    """Restarts from whole library poses at the fit's root: every donor pose
+    (:func:`library_limb_poses`) with the fit ``p``'s (``fit._Params``) shape, root orientation
+    and translation, shifted by one translation-only ICP step, ranked by truncated chamfer; the
+    best ``_RESTART_SHORTLIST`` are scored by ``score_fn(verts)`` (the fitter's data term of one
+    posed body (V, 3) tensor) and the ``count`` best returned as :class:`FitStart` objects.
+    A limb transplant holds the spine, so a limb taken from a pose whose spine differs lands
+    elsewhere; a whole pose keeps each limb on the spine it was made with (seed 253: the fit's
+    arm hung at the hip while the scan's hand was at the chin)."""
+    import torch
+
+    from thuman_io.body.registration.search import score_with_shift
+
+    donors = library_limb_poses()
+    rng = np.random.default_rng(0x5E57)
+    sub = torch.as_tensor(rng.choice(bm.num_vertices, min(_BODY_SUBSAMPLE, bm.num_vertices), replace=False))
+    pts = target.points[rng.choice(len(target.points), min(_TARGET_SUBSAMPLE, len(target.points)), replace=False)]
+    tgt = torch.as_tensor(pts, dtype=torch.float32)
+    dtype, dev = p.body_pose.dtype, p.body_pose.device
+    verts, chamfer, shifts = [], [], []
+    with torch.no_grad():
+        for k in range(0, len(donors), 50):
+            v = p.pose(torch.as_tensor(donors[k:k + 50], dtype=dtype, device=dev))[0].float().cpu()
+            score, shift = score_with_shift(v[:, sub], tgt, steps=1)
+            verts.append(v)
+            chamfer.append(score)
+            shifts.append(shift)
+    verts, shifts = torch.cat(verts), torch.cat(shifts)
+    order = torch.cat(chamfer).argsort()[:_RESTART_SHORTLIST].tolist()
+    scored = sorted((score_fn((verts[k] + shifts[k]).to(dev)), k) for k in order)
+    starts = []
+    for _, k in scored[:count]:
+        st = p.start()
+        st.body_pose = donors[k]
+        st.transl = st.transl + shifts[k].numpy().astype(np.float64)
+        starts.append(st)
+    return starts
