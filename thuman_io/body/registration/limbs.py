@@ -35,6 +35,17 @@ _SHORTLIST = 12
 _RESTART_SHORTLIST = 40
 
 
+def _chamfer_samples(bm, target, seed: int):
+    """What the chamfer ranking compares: (body vertex indices (S,) int64 tensor, target samples
+    (T, 3) float32 tensor, metres), drawn from ``default_rng(seed)``."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    sub = torch.as_tensor(rng.choice(bm.num_vertices, min(_BODY_SUBSAMPLE, bm.num_vertices), replace=False))
+    pts = target.points[rng.choice(len(target.points), min(_TARGET_SUBSAMPLE, len(target.points)), replace=False)]
+    return sub, torch.as_tensor(pts, dtype=torch.float32)
+
+
 def library_limb_poses() -> np.ndarray:
     """(400, 69) body poses, radians: the built-in library (20 key poses, each with its 9 default
     variants, seed 0) and their mirror images, the transplant's donors. The key poses alone were
@@ -66,10 +77,7 @@ def transplant_limbs(p, target, bm, score_fn) -> list:
     from thuman_io.body.registration.search import score_with_shift
 
     donors = library_limb_poses()
-    rng = np.random.default_rng(0x71AB)
-    sub = torch.as_tensor(rng.choice(bm.num_vertices, min(_BODY_SUBSAMPLE, bm.num_vertices), replace=False))
-    pts = target.points[rng.choice(len(target.points), min(_TARGET_SUBSAMPLE, len(target.points)), replace=False)]
-    tgt = torch.as_tensor(pts, dtype=torch.float32)
+    sub, tgt = _chamfer_samples(bm, target, 0x71AB)
 
     def posed(body_pose):
         with torch.no_grad():
@@ -125,10 +133,7 @@ def whole_pose_starts(p, target, bm, score_fn, count: int = 3) -> list:
     from thuman_io.body.registration.search import score_with_shift
 
     donors = library_limb_poses()
-    rng = np.random.default_rng(0x5E57)
-    sub = torch.as_tensor(rng.choice(bm.num_vertices, min(_BODY_SUBSAMPLE, bm.num_vertices), replace=False))
-    pts = target.points[rng.choice(len(target.points), min(_TARGET_SUBSAMPLE, len(target.points)), replace=False)]
-    tgt = torch.as_tensor(pts, dtype=torch.float32)
+    sub, tgt = _chamfer_samples(bm, target, 0x5E57)
     dtype, dev = p.body_pose.dtype, p.body_pose.device
     verts, chamfer, shifts = [], [], []
     with torch.no_grad():
